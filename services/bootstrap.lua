@@ -1,0 +1,22 @@
+-- The first service: starts the launcher and the service manager, then the
+-- config's `start` service, and tells the node how the boot went.
+local skynet = require "skynet"
+require "skynet.manager"
+local command = require "skylet.core".command
+
+skynet.start(function()
+  local launcher = assert(skynet.launch("snlua", "launcher"))
+  skynet.name(".launcher", launcher)
+  skynet.newservice "service_mgr"
+
+  local start = skynet.getenv "start"
+  if start and start ~= "" then
+    local ok, err = pcall(skynet.newservice, start)
+    if not ok then
+      command("BOOTED", false, tostring(err))
+      return skynet.exit()
+    end
+  end
+  command("BOOTED", true)
+  skynet.exit()
+end)

@@ -1,0 +1,24 @@
+"""skylet: many isolated Lua VMs in one process as skynet-style services."""
+
+from ._config import load_config
+from ._errors import (
+    CallError,
+    ConfigError,
+    LaunchError,
+    NodeStopped,
+    ServiceNotFound,
+    SkyletError,
+)
+from ._node import Node, open_node
+
+__all__ = [
+    "CallError",
+    "ConfigError",
+    "LaunchError",
+    "Node",
+    "NodeStopped",
+    "ServiceNotFound",
+    "SkyletError",
+    "load_config",
+    "open_node",
+]

@@ -1,0 +1,7 @@
+"""``python -m skylet`` is the ``skylet`` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,250 @@
+"""The only Python a service can reach: ``send`` and ``command``.
+
+Each service gets its own pair of closures (so the source address of what it
+sends cannot be forged) and nothing else; ``skynet.lua`` builds the whole
+service API on top of them, as skynet's ``skynet.core`` C module does.
+Lua strings arrive here as ``bytes``; everything handed back to Lua is
+bytes, numbers, booleans or None.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _ptype as ptypes
+from ._codecache import CompileError
+from ._errors import SkyletError
+from ._paths import search
+from ._service import Service
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+#: Message types that answer a request rather than make one.
+ANSWERS = frozenset((ptypes.RESPONSE, ptypes.ERROR))
+
+
+def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
+    """``send(dest, ptype, session, msg)``: the hot path of every message."""
+    services = node.registry.services
+    pending = node.pending
+    schedule = node.scheduler.schedule
+    source = service.handle
+
+    def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
+        target = services.get(dest)
+        if target is None:
+            target = node.resolve(dest)
+            if target is None:
+                if session and ptype in ANSWERS:
+                    node.forget_request(dest, session)
+                return None
+        if session:
+            if ptype in ANSWERS:
+                key = (target.handle, session)
+                callee = pending.pop(key, None)
+                if callee is not None:
+                    callee.callers.discard(key)
+            else:
+                key = (source, session)
+                pending[key] = target
+                target.callers.add(key)
+        target.mailbox.append((ptype, session, source, msg))
+        if not target.in_queue:
+            schedule(target)
+        return True
+
+    return send
+
+
+def make_command(node: Node, service: Service) -> Callable[..., Any]:
+    """``command(name, ...)``: everything a service asks the node that is not a send."""
+
+    def command(name: bytes, *args: Any) -> Any:
+        handler = COMMANDS.get(name)
+        if handler is None:
+            raise SkyletError(f"unknown core command {name!r}")
+        return handler(node, service, *args)
+
+    return command
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _launch(node: Node, service: Service, line: bytes) -> Any:
+    words = _text(line).split(None, 2)
+    if not words:
+        return None, b"launch needs a service name"
+    kind = words[0]
+    if kind != "snlua":
+        return None, f"unsupported service type {kind!r} (skylet runs snlua services)".encode()
+    if len(words) < 2:
+        return None, b"launch needs a service name"
+    try:
+        launched = node.launch(words[1], words[2] if len(words) > 2 else "")
+    except SkyletError as exc:
+        return None, str(exc).encode()
+    return launched.handle
+
+
+def _exit(node: Node, service: Service) -> None:
+    node.retire(service, "exited")
+
+
+def _kill(node: Node, service: Service, address: Any) -> None:
+    target = node.resolve(address)
+    if target is not None:
+        node.retire(target, "was killed")
+
+
+def _abort(node: Node, service: Service) -> None:
+    node.abort()
+
+
+def _register(node: Node, service: Service, name: bytes) -> None:
+    node.registry.bind_name(_text(name), service.handle)
+
+
+def _name(node: Node, service: Service, name: bytes, handle: int) -> None:
+    node.registry.bind_name(_text(name), int(handle))
+
+
+def _query(node: Node, service: Service, name: bytes) -> int | None:
+    target = node.resolve(name)
+    return None if target is None else target.handle
+
+
+def _getenv(node: Node, service: Service, key: bytes) -> bytes | None:
+    value = node.env.get(_text(key))
+    return None if value is None else value.encode()
+
+
+def _setenv(node: Node, service: Service, key: bytes, value: bytes) -> None:
+    name = _text(key)
+    if name in node.env:
+        raise SkyletError(f"Can't setenv exist key : {name}")
+    node.env[name] = _text(value)
+
+
+def _log(node: Node, service: Service, message: Any) -> None:
+    node.logger.log(service.handle, _text(message))
+
+
+def _print(node: Node, service: Service, text: bytes) -> None:
+    node.print(_text(text))
+
+
+def _now(node: Node, service: Service) -> int:
+    return node.now()
+
+
+def _starttime(node: Node, service: Service) -> int:
+    return node.starttime
+
+
+def _time(node: Node, service: Service) -> float:
+    return node.starttime + node.now() / 100
+
+
+def _hpc(node: Node, service: Service) -> int:
+    return time.perf_counter_ns()
+
+
+def _timeout(node: Node, service: Service, ticks: Any, session: int) -> None:
+    node.set_timer(service, int(ticks), session)
+
+
+def _memlimit(node: Node, service: Service, limit: Any) -> None:
+    node.set_memlimit(service, int(limit))
+
+
+def _stat(node: Node, service: Service, what: bytes) -> Any:
+    key = _text(what)
+    if key == "mqlen":
+        return len(service.mailbox)
+    if key == "message":
+        return service.message_count
+    if key == "cpu":
+        return service.cpu
+    return None
+
+
+def _load_code(node: Node, name: bytes, patterns: str, kind: str) -> tuple[Any, bytes]:
+    text = _text(name)
+    path, tried = search(text, patterns)
+    if path is None:
+        return None, "\n\t".join(f"no file '{t}'" for t in tried).encode()
+    chunkname = tried[-1]  # search stops at the candidate that exists
+    try:
+        return chunkname.encode(), node.codecache.load(path, chunkname)
+    except CompileError as exc:
+        return False, f"error loading {kind} '{text}': {exc}".encode()
+
+
+def _loadmodule(node: Node, service: Service, name: bytes) -> tuple[Any, bytes]:
+    return _load_code(node, name, node.lua_path, "module")
+
+
+def _loadservice(node: Node, service: Service, name: bytes) -> tuple[Any, bytes]:
+    path, code = _load_code(node, name, node.luaservice, "service")
+    if path is None:
+        return None, f"service '{_text(name)}' not found:\n\t{_text(code)}".encode()
+    return path, code
+
+
+def _callback(node: Node, service: Service, dispatch: Any) -> None:
+    service.dispatch = dispatch
+
+
+def _redirect(
+    node: Node, service: Service, dest: Any, source: int, ptype: int, session: int, msg: Any
+) -> bool | None:
+    target = node.resolve(dest)
+    if target is None:
+        return None
+    node.post(target, int(ptype), int(session), int(source), msg)
+    return True
+
+
+def _check(node: Node, service: Service) -> bytes | None:
+    why = service.interrupt
+    service.interrupt = None
+    return why
+
+
+def _booted(node: Node, service: Service, ok: bool, error: Any = None) -> None:
+    node.booted(bool(ok), None if error is None else _text(error))
+
+
+COMMANDS: dict[bytes, Callable[..., Any]] = {
+    b"LAUNCH": _launch,
+    b"EXIT": _exit,
+    b"KILL": _kill,
+    b"ABORT": _abort,
+    b"REG": _register,
+    b"NAME": _name,
+    b"QUERY": _query,
+    b"GETENV": _getenv,
+    b"SETENV": _setenv,
+    b"LOG": _log,
+    b"PRINT": _print,
+    b"NOW": _now,
+    b"STARTTIME": _starttime,
+    b"TIME": _time,
+    b"HPC": _hpc,
+    b"TIMEOUT": _timeout,
+    b"MEMLIMIT": _memlimit,
+    b"STAT": _stat,
+    b"LOADMODULE": _loadmodule,
+    b"LOADSERVICE": _loadservice,
+    b"CALLBACK": _callback,
+    b"REDIRECT": _redirect,
+    b"CHECK": _check,
+    b"BOOTED": _booted,
+}

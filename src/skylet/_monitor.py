@@ -1,0 +1,58 @@
+"""Catches runaway handlers, as skynet's monitor thread does.
+
+A thread (not a trio task: a runaway handler blocks trio's thread too)
+watches the scheduler. If the same message has been running for
+``runaway_timeout`` seconds, the service is flagged, and the count hook set
+by the boot chunk raises inside the handler at its next check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ._logger import Logger
+from ._scheduler import Scheduler
+
+
+class Monitor:
+    def __init__(self, scheduler: Scheduler, timeout: float, logger: Logger) -> None:
+        self._scheduler = scheduler
+        self._timeout = timeout
+        self._logger = logger
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._timeout <= 0:
+            return
+        self._thread = threading.Thread(target=self._watch, name="skylet-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self) -> None:
+        period = min(1.0, self._timeout / 4)
+        seen_version = -1
+        since = time.monotonic()
+        while not self._stop.wait(period):
+            scheduler = self._scheduler
+            service = scheduler.current
+            version = scheduler.version
+            now = time.monotonic()
+            if service is None or version != seen_version:
+                seen_version = version
+                since = now
+                continue
+            if now - since >= self._timeout and service.interrupt is None:
+                why = (
+                    f"service {service.address} interrupted: one message ran for more "
+                    f"than {self._timeout:g}s (endless loop?)"
+                )
+                self._logger.log(service.handle, why)
+                service.interrupt = why.encode()
+                since = now

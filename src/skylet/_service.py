@@ -1,0 +1,56 @@
+"""A service: an address, its Lua VM's dispatch entry and its mailbox."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+#: (ptype, session, source, payload)
+Message = tuple[int, int, int, Any]
+
+
+class Service:
+    """One actor on the node.
+
+    ``dispatch`` is the Lua function registered by ``skynet.start`` (or a
+    Python function for the node's own endpoint); the scheduler calls it once
+    per message, never from two workers at once.
+    """
+
+    __slots__ = (
+        "args",
+        "callers",
+        "cpu",
+        "dead",
+        "dispatch",
+        "handle",
+        "in_queue",
+        "interrupt",
+        "mailbox",
+        "message_count",
+        "name",
+        "runtime",
+    )
+
+    def __init__(self, handle: int, name: str, args: str) -> None:
+        self.handle = handle
+        self.name = name
+        self.args = args
+        self.runtime: Any = None
+        self.dispatch: Callable[[int, int, int, Any], Any] | None = None
+        self.mailbox: deque[Message] = deque()
+        self.in_queue = False
+        self.dead = False
+        # Requests this service received and has not answered: (caller, session).
+        self.callers: set[tuple[int, int]] = set()
+        self.message_count = 0
+        self.cpu = 0.0
+        self.interrupt: bytes | None = None
+
+    @property
+    def address(self) -> str:
+        return f":{self.handle:08x}"
+
+    def __repr__(self) -> str:
+        return f"<Service {self.address} {self.name}>"

@@ -1,0 +1,69 @@
+"""A service's Lua VM: a sealed lupa runtime running skylet's boot chunk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import lupa.lua54 as lupa
+
+from ._codecache import CompileError
+from ._core import make_command, make_send
+from ._errors import LaunchError
+from ._paths import LUALIB
+from ._service import Service
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+BOOT = LUALIB / "skylet" / "boot.lua"
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> NoReturn:
+    # Lua holds a few Python callables (the core); it may call them, never
+    # look inside them.
+    raise AttributeError("Python objects are not accessible from Lua")
+
+
+def new_runtime(max_memory: int) -> Any:
+    """A fresh Lua 5.4 state that exchanges only bytes, numbers and booleans."""
+    return lupa.LuaRuntime(
+        register_eval=False,
+        register_builtins=False,
+        unpack_returned_tuples=True,
+        encoding=None,
+        attribute_filter=_deny_attributes,
+        max_memory=max_memory if max_memory > 0 else None,
+    )
+
+
+def boot_service(node: Node, service: Service) -> None:
+    """Run the boot chunk, which loads the service file and runs its main chunk.
+
+    Raises :class:`LaunchError` with a one-line message (file and line for
+    Lua mistakes); the full traceback goes to the log.
+    """
+    runtime = new_runtime(node.memlimit)
+    service.runtime = runtime
+    try:
+        code = node.codecache.load(BOOT, str(BOOT))
+    except CompileError as exc:  # pragma: no cover - skylet's own file
+        raise LaunchError(str(exc)) from None
+    raw_load = runtime.globals().load
+    boot = raw_load(code, b"=[skylet boot]", b"b")
+    if isinstance(boot, tuple):  # (nil, message)  # pragma: no cover - skylet's own file
+        raise LaunchError(boot[1].decode(errors="replace"))
+    try:
+        boot(
+            make_send(node, service),
+            make_command(node, service),
+            service.handle,
+            service.name.encode(),
+            service.args.encode(),
+        )
+    except lupa.LuaError as exc:
+        text = str(exc)
+        first = text.splitlines()[0] if text else "unknown error"
+        node.logger.log(service.handle, f"launch {service.name} failed: {text}")
+        raise LaunchError(first) from None
+    if service.dispatch is None:
+        raise LaunchError(f"service {service.name} did not call skynet.start")

@@ -1,0 +1,102 @@
+-- The first chunk every service VM runs. The node compiled it and hands it
+-- the service's two core entry points; it seals the VM (no binary chunks,
+-- no C modules, no way back into Python), installs `require` over the node's
+-- code cache, then runs the service file with its arguments.
+local send, command, handle, service_name, args_line = ...
+
+local raw_load = load
+local select, error, type, tostring = select, error, type, tostring
+local concat = table.concat
+
+-- Only chunks the node compiled itself load as binary; everything a service
+-- hands to load/loadfile/dofile is text.
+function load(chunk, chunkname, _, ...)
+  if select("#", ...) > 0 then
+    return raw_load(chunk, chunkname, "t", ...)
+  end
+  return raw_load(chunk, chunkname, "t")
+end
+
+function loadfile(filename, _, ...)
+  local f, err = io.open(filename, "rb")
+  if not f then return nil, err end
+  local code = f:read("a")
+  f:close()
+  return load(code, "@" .. filename, "t", ...)
+end
+
+function dofile(filename)
+  local f = assert(loadfile(filename))
+  return f()
+end
+
+function print(...)
+  local n = select("#", ...)
+  local parts = {...}
+  for i = 1, n do parts[i] = tostring(parts[i]) end
+  command("PRINT", concat(parts, "\t", 1, n))
+end
+
+os.exit = function()
+  error("os.exit is not available in a service; use skynet.abort()", 2)
+end
+
+-- lupa's bridge to Python and the registry that holds it are not for services.
+_G.python = nil
+package.loaded.python = nil
+debug.getregistry = nil
+package.loadlib = nil
+package.cpath = ""
+
+local function lua_searcher(name)
+  local path, code = command("LOADMODULE", name)
+  if path == nil then
+    return "\n\t" .. code
+  end
+  if path == false then
+    error(code, 0)
+  end
+  local f, err = raw_load(code, "@" .. path, "b")
+  if not f then
+    error(string.format("error loading module '%s' from file '%s':\n\t%s", name, path, err), 0)
+  end
+  return f, path
+end
+package.searchers = { package.searchers[1], lua_searcher }
+
+package.loaded["skylet.core"] = {
+  send = send,
+  command = command,
+  handle = handle,
+}
+
+-- A handler that never yields must not freeze the node: the node's monitor
+-- flags a service whose current message runs too long, and this hook raises
+-- inside it. Coroutines inherit the hook from the thread that creates them.
+debug.sethook(function()
+  local why = command("CHECK")
+  if why then
+    error(why, 2)
+  end
+end, "", 1000000)
+
+SERVICE_NAME = service_name
+
+local path, code = command("LOADSERVICE", service_name)
+if path == nil then
+  error(code, 0)
+elseif path == false then
+  error(code, 0)
+end
+SERVICE_PATH = path:match("^(.*[/\\])") or "./"
+local main, err = raw_load(code, "@" .. path, "b")
+if not main then
+  error(err, 0)
+end
+
+local args, n = {}, 0
+for word in args_line:gmatch("%S+") do
+  n = n + 1
+  args[n] = word
+end
+return main(table.unpack(args, 1, n))

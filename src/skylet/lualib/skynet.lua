@@ -1,0 +1,675 @@
+-- skylet's implementation of skynet's service API (lualib/skynet.lua in
+-- skynet). Each message arrives through dispatch_message, called by the node
+-- once per message; every request runs in a coroutine of its own, taken from
+-- a pool, so a handler can block on skynet.call/sleep/wait without blocking
+-- the service.
+local core = require "skylet.core"
+local mp = require "skylet.msgpack"
+
+local core_send = core.send
+local command = core.command
+local self_handle = core.handle
+
+local coroutine_create = coroutine.create
+local coroutine_resume = coroutine.resume
+local coroutine_yield = coroutine.yield
+local coroutine_running = coroutine.running
+local coroutine_status = coroutine.status
+local traceback = debug.traceback
+local tostring, tonumber, type, select, pairs, error, assert, xpcall, pcall =
+  tostring, tonumber, type, select, pairs, error, assert, xpcall, pcall
+local format = string.format
+local table_unpack = table.unpack
+
+local skynet = {
+  PTYPE_TEXT = 0,
+  PTYPE_RESPONSE = 1,
+  PTYPE_MULTICAST = 2,
+  PTYPE_CLIENT = 3,
+  PTYPE_SYSTEM = 4,
+  PTYPE_HARBOR = 5,
+  PTYPE_SOCKET = 6,
+  PTYPE_ERROR = 7,
+  PTYPE_QUEUE = 8,
+  PTYPE_DEBUG = 9,
+  PTYPE_LUA = 10,
+  PTYPE_SNAX = 11,
+  PTYPE_TRACE = 12,
+}
+local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
+
+local proto = {}
+
+-- session -> coroutine waiting for that response (or "BREAK": answer ignored)
+local session_id_coroutine = {}
+-- coroutine -> session of the request it must answer (0: a send, no answer)
+local session_coroutine_id = {}
+-- coroutine -> address the request came from
+local session_coroutine_address = {}
+-- deferred responses not yet used: response function -> address
+local unresponse = {}
+-- token -> session, for skynet.sleep/wait with a token skynet.wakeup can break
+local sleep_session = {}
+local wakeup_queue, wakeup_head, wakeup_tail = {}, 1, 0
+local fork_queue, fork_head, fork_tail = {}, 1, 0
+
+local session_counter = 0
+local function gen_session()
+  session_counter = session_counter + 1
+  if session_counter > 0x7fffffff then
+    session_counter = 1
+  end
+  return session_counter
+end
+skynet.genid = gen_session
+
+local function log(msg)
+  command("LOG", msg)
+end
+
+----- coroutines -----
+
+local coroutine_pool = setmetatable({}, { __mode = "kv" })
+
+local function request_done(co)
+  -- A request handler returned; if it neither answered nor handed the answer
+  -- on (skynet.response / ignoreret), its caller would wait forever.
+  local session = session_coroutine_id[co]
+  if session and session ~= 0 then
+    local source = session_coroutine_address[co]
+    log(format("%s returned without answering session %d from %s (forgot skynet.ret?)",
+      skynet.address(self_handle), session, skynet.address(source)))
+    core_send(source, PTYPE_ERROR, session,
+      format("%s did not answer (handler returned without skynet.ret)", skynet.address(self_handle)))
+  end
+  session_coroutine_id[co] = nil
+  session_coroutine_address[co] = nil
+end
+
+local function co_create(f)
+  local co = table.remove(coroutine_pool)
+  if co == nil then
+    co = coroutine_create(function(...)
+      f(...)
+      while true do
+        request_done(co)
+        f = nil
+        coroutine_pool[#coroutine_pool + 1] = co
+        -- Parked until reused: the first resume brings the next function,
+        -- the second its arguments.
+        f = coroutine_yield "SUSPEND"
+        f(coroutine_yield())
+      end
+    end)
+  else
+    local ok, err = coroutine_resume(co, f)
+    assert(ok, err)
+  end
+  return co
+end
+
+local suspend
+
+local function dispatch_wakeup()
+  while wakeup_head <= wakeup_tail do
+    local token = wakeup_queue[wakeup_head]
+    wakeup_queue[wakeup_head] = nil
+    wakeup_head = wakeup_head + 1
+    local session = sleep_session[token]
+    if session then
+      local co = session_id_coroutine[session]
+      session_id_coroutine[session] = "BREAK"
+      sleep_session[token] = nil
+      suspend(co, coroutine_resume(co, false, "BREAK"))
+    end
+  end
+end
+
+-- Handles what a coroutine did when it gave control back.
+function suspend(co, ok, what)
+  if not ok then
+    -- The coroutine died with an error: answer its caller, log the traceback.
+    local session = session_coroutine_id[co]
+    local source = session_coroutine_address[co]
+    session_coroutine_id[co] = nil
+    session_coroutine_address[co] = nil
+    local msg = tostring(what)
+    if session and session ~= 0 and source then
+      core_send(source, PTYPE_ERROR, session, msg)
+    end
+    log(traceback(co, msg))
+    return
+  end
+  if what == "QUIT" then
+    return "QUIT"
+  end
+  -- "SUSPEND": waiting for a response, a timer or a wakeup.
+end
+
+----- protocols -----
+
+function skynet.register_protocol(class)
+  local name, id = class.name, class.id
+  assert(type(name) == "string" and math.type(id) == "integer" and id >= 0 and id <= 255,
+    "register_protocol needs a name and an id in 0..255")
+  assert(proto[name] == nil and proto[id] == nil, "protocol " .. name .. " is already registered")
+  proto[name] = class
+  proto[id] = class
+end
+
+function skynet.dispatch(typename, func)
+  local p = proto[typename]
+  if p == nil then
+    error("unknown protocol " .. tostring(typename), 2)
+  end
+  if func then
+    local old = p.dispatch
+    p.dispatch = func
+    return old
+  end
+  return p.dispatch
+end
+
+local function unknown_request(session, source, msg, prototype)
+  log(format("Unknown request (%s): %d bytes from %s", tostring(prototype), msg and #msg or 0,
+    skynet.address(source)))
+  error(format("%s has no dispatch for protocol %s", skynet.address(self_handle), tostring(prototype)), 0)
+end
+
+function skynet.dispatch_unknown_request(f)
+  local old = unknown_request
+  unknown_request = f
+  return old
+end
+
+local function unknown_response(session, source, msg)
+  log(format("Response for unknown session %d from %s", session, skynet.address(source)))
+end
+
+function skynet.dispatch_unknown_response(f)
+  local old = unknown_response
+  unknown_response = f
+  return old
+end
+
+----- dispatch -----
+
+local function raw_dispatch_message(ptype, session, source, msg)
+  if ptype == PTYPE_RESPONSE or ptype == PTYPE_ERROR then
+    local co = session_id_coroutine[session]
+    if co == "BREAK" then
+      session_id_coroutine[session] = nil
+    elseif co == nil then
+      if ptype == PTYPE_RESPONSE then
+        unknown_response(session, source, msg)
+      end
+    else
+      session_id_coroutine[session] = nil
+      return suspend(co, coroutine_resume(co, ptype == PTYPE_RESPONSE, msg))
+    end
+    return
+  end
+  local p = proto[ptype]
+  local f = p and p.dispatch
+  if f == nil then
+    if session ~= 0 then
+      local ok, err = pcall(unknown_request, session, source, msg, ptype)
+      core_send(source, PTYPE_ERROR, session, ok and "" or tostring(err))
+    else
+      pcall(unknown_request, session, source, msg, ptype)
+    end
+    return
+  end
+  local co = co_create(f)
+  session_coroutine_id[co] = session
+  session_coroutine_address[co] = source
+  local unpack = p.unpack
+  if unpack then
+    return suspend(co, coroutine_resume(co, session, source, unpack(msg)))
+  end
+  return suspend(co, coroutine_resume(co, session, source, msg))
+end
+
+local function run_forks()
+  while fork_head <= fork_tail do
+    local co = fork_queue[fork_head]
+    fork_queue[fork_head] = nil
+    fork_head = fork_head + 1
+    if suspend(co, coroutine_resume(co)) == "QUIT" then
+      return "QUIT"
+    end
+    dispatch_wakeup()
+  end
+end
+
+-- The node calls this once per message.
+function skynet.dispatch_message(ptype, session, source, msg)
+  local ok, err = xpcall(raw_dispatch_message, traceback, ptype, session, source, msg)
+  if not ok then
+    -- The message could not even reach a handler (e.g. it did not unpack):
+    -- the sender of a request still deserves an answer.
+    if session ~= 0 and ptype ~= PTYPE_RESPONSE and ptype ~= PTYPE_ERROR then
+      core_send(source, PTYPE_ERROR, session, tostring(err):match("^[^\n]*"))
+    end
+    log(tostring(err))
+  elseif err == "QUIT" then
+    return
+  end
+  dispatch_wakeup()
+  run_forks()
+end
+
+----- sending -----
+
+function skynet.send(addr, typename, ...)
+  local p = proto[typename]
+  return core_send(addr, p.id, 0, p.pack(...))
+end
+
+function skynet.rawsend(addr, typename, msg, sz)
+  local p = proto[typename]
+  return core_send(addr, p.id, 0, msg)
+end
+
+function skynet.redirect(dest, source, typename, session, msg, sz)
+  local id = proto[typename] and proto[typename].id or typename
+  return command("REDIRECT", dest, source, id, session, msg)
+end
+
+local function yield_call(addr, session)
+  session_id_coroutine[session] = coroutine_running()
+  local ok, msg = coroutine_yield "SUSPEND"
+  if not ok then
+    if msg == nil or msg == "" then
+      msg = "call failed"
+    end
+    error(format("call to %s failed: %s", skynet.address(addr), msg), 3)
+  end
+  return msg
+end
+
+local function check_callable()
+  local _, main = coroutine_running()
+  if main then
+    error("skynet.call can only be used in a service coroutine (inside skynet.start or a handler)", 3)
+  end
+end
+
+function skynet.call(addr, typename, ...)
+  check_callable()
+  local p = proto[typename]
+  if p == nil then
+    error("unknown protocol " .. tostring(typename), 2)
+  end
+  local session = gen_session()
+  if not core_send(addr, p.id, session, p.pack(...)) then
+    error("call to invalid address " .. skynet.address(addr), 2)
+  end
+  return p.unpack(yield_call(addr, session))
+end
+
+function skynet.rawcall(addr, typename, msg, sz)
+  check_callable()
+  local p = proto[typename]
+  local session = gen_session()
+  if not core_send(addr, p.id, session, msg) then
+    error("call to invalid address " .. skynet.address(addr), 2)
+  end
+  local ret = yield_call(addr, session)
+  return ret, ret and #ret or 0
+end
+
+----- replying -----
+
+function skynet.ret(msg, sz)
+  local co = coroutine_running()
+  local session = session_coroutine_id[co]
+  if session == nil then
+    error("No session", 2)
+  end
+  session_coroutine_id[co] = nil
+  if session == 0 then
+    return false -- the sender did not ask for an answer
+  end
+  return core_send(session_coroutine_address[co], PTYPE_RESPONSE, session, msg) ~= nil
+end
+
+function skynet.retpack(...)
+  return skynet.ret(skynet.pack(...))
+end
+
+function skynet.ignoreret()
+  session_coroutine_id[coroutine_running()] = nil
+end
+
+function skynet.response(pack)
+  pack = pack or skynet.pack
+  local co = coroutine_running()
+  local session = session_coroutine_id[co]
+  if session == nil then
+    error("No session", 2)
+  end
+  session_coroutine_id[co] = nil
+  if session == 0 then
+    return function() end
+  end
+  local address = session_coroutine_address[co]
+  local used = false
+  local function response(ok, ...)
+    if ok == "TEST" then
+      return not used
+    end
+    if used then
+      error("can't response more than once", 2)
+    end
+    used = true
+    unresponse[response] = nil
+    if ok then
+      return core_send(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
+    end
+    return core_send(address, PTYPE_ERROR, session, tostring((...) or "")) ~= nil
+  end
+  unresponse[response] = address
+  return response
+end
+
+----- time and threads -----
+
+function skynet.now()
+  return command("NOW")
+end
+
+function skynet.starttime()
+  return command("STARTTIME")
+end
+
+function skynet.time()
+  return command("TIME")
+end
+
+function skynet.hpc()
+  return command("HPC")
+end
+
+function skynet.timeout(ti, func)
+  local session = gen_session()
+  command("TIMEOUT", ti, session)
+  local co = co_create(func)
+  session_id_coroutine[session] = co
+  return co
+end
+
+local function suspend_sleep(session, token)
+  local co = coroutine_running()
+  session_id_coroutine[session] = co
+  sleep_session[token] = session
+  return coroutine_yield "SUSPEND"
+end
+
+function skynet.sleep(ti, token)
+  local session = gen_session()
+  command("TIMEOUT", ti, session)
+  token = token or coroutine_running()
+  local ok, ret = suspend_sleep(session, token)
+  sleep_session[token] = nil
+  if ok then
+    return
+  end
+  if ret == "BREAK" then
+    return "BREAK"
+  end
+  error(ret)
+end
+
+function skynet.yield()
+  return skynet.sleep(0)
+end
+
+function skynet.wait(token)
+  local session = gen_session()
+  token = token or coroutine_running()
+  suspend_sleep(session, token)
+  sleep_session[token] = nil
+  session_id_coroutine[session] = nil
+end
+
+function skynet.wakeup(token)
+  if sleep_session[token] then
+    wakeup_tail = wakeup_tail + 1
+    wakeup_queue[wakeup_tail] = token
+    return true
+  end
+end
+
+function skynet.fork(func, ...)
+  local n = select("#", ...)
+  local co
+  if n == 0 then
+    co = co_create(func)
+  else
+    local args = { ... }
+    co = co_create(function() func(table_unpack(args, 1, n)) end)
+  end
+  fork_tail = fork_tail + 1
+  fork_queue[fork_tail] = co
+  return co
+end
+
+----- service identity and environment -----
+
+function skynet.self()
+  return self_handle
+end
+
+function skynet.address(addr)
+  if type(addr) == "number" then
+    return format(":%08x", addr)
+  end
+  return tostring(addr)
+end
+
+function skynet.harbor(addr)
+  return addr >> 24, addr & 0xffffff
+end
+
+function skynet.localname(name)
+  return command("QUERY", name)
+end
+
+function skynet.getenv(key)
+  return command("GETENV", key)
+end
+
+function skynet.setenv(key, value)
+  assert(command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
+  command("SETENV", key, tostring(value))
+end
+
+function skynet.error(...)
+  local n = select("#", ...)
+  local parts = { ... }
+  for i = 1, n do
+    parts[i] = tostring(parts[i])
+  end
+  log(table.concat(parts, " ", 1, n))
+end
+
+function skynet.mqlen()
+  return command("STAT", "mqlen")
+end
+
+function skynet.task(ret)
+  if ret == nil then
+    local n = 0
+    for _, co in pairs(session_id_coroutine) do
+      if type(co) == "thread" then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  if ret == "init" then
+    return nil
+  end
+  local tt = type(ret)
+  if tt == "table" then
+    for session, co in pairs(session_id_coroutine) do
+      if type(co) == "thread" then
+        ret[session] = traceback(co)
+      end
+    end
+    return
+  elseif tt == "number" then
+    local co = session_id_coroutine[ret]
+    if type(co) == "thread" then
+      return traceback(co)
+    end
+    return "No session"
+  end
+end
+
+function skynet.stat(what)
+  if what == "task" then
+    return skynet.task()
+  end
+  return command("STAT", what)
+end
+
+function skynet.memlimit(bytes)
+  command("MEMLIMIT", bytes)
+end
+
+----- packing -----
+
+skynet.pack = mp.pack
+skynet.packstring = mp.pack
+skynet.unpack = mp.unpack
+
+function skynet.tostring(msg, sz)
+  return msg
+end
+
+function skynet.trash() end
+
+----- lifecycle -----
+
+local init_funcs = {}
+
+function skynet.init(f, name)
+  assert(type(f) == "function")
+  init_funcs[#init_funcs + 1] = f
+end
+
+local function send_dead_errors(reason)
+  for co, session in pairs(session_coroutine_id) do
+    local address = session_coroutine_address[co]
+    if session ~= 0 and address then
+      core_send(address, PTYPE_ERROR, session, reason)
+    end
+  end
+  for response, address in pairs(unresponse) do
+    unresponse[response] = nil
+    response(false, reason)
+  end
+end
+
+function skynet.exit()
+  -- Tell the launcher first, while this service can still send.
+  skynet.send(".launcher", "lua", "REMOVE", self_handle, false)
+  send_dead_errors(format("service %s exited", skynet.address(self_handle)))
+  command("EXIT")
+  coroutine_yield "QUIT"
+end
+
+function skynet.init_service(start)
+  local ok, err = xpcall(function()
+    for i = 1, #init_funcs do
+      init_funcs[i]()
+    end
+    init_funcs = {}
+    start()
+  end, traceback)
+  if not ok then
+    log("init service failed: " .. tostring(err))
+    skynet.send(".launcher", "lua", "ERROR", tostring(err):match("^[^\n]*"))
+    skynet.exit()
+  else
+    skynet.send(".launcher", "lua", "LAUNCHOK")
+  end
+end
+
+function skynet.start(start_func)
+  command("CALLBACK", skynet.dispatch_message)
+  skynet.timeout(0, function()
+    skynet.init_service(start_func)
+  end)
+end
+
+function skynet.newservice(name, ...)
+  return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
+end
+
+function skynet.uniqueservice(global, ...)
+  if global == true then
+    return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
+  end
+  return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
+end
+
+function skynet.queryservice(global, ...)
+  if global == true then
+    return assert(skynet.call(".service", "lua", "GQUERY", ...))
+  end
+  return assert(skynet.call(".service", "lua", "QUERY", global, ...))
+end
+
+function skynet.info_func(func)
+  skynet.__info_func = func
+end
+
+----- built-in protocols -----
+
+do
+  local function identity(msg) return msg end
+
+  skynet.register_protocol {
+    name = "lua",
+    id = skynet.PTYPE_LUA,
+    pack = mp.pack,
+    unpack = mp.unpack,
+  }
+
+  skynet.register_protocol {
+    name = "response",
+    id = skynet.PTYPE_RESPONSE,
+  }
+
+  skynet.register_protocol {
+    name = "error",
+    id = skynet.PTYPE_ERROR,
+    unpack = identity,
+  }
+
+  skynet.register_protocol {
+    name = "text",
+    id = skynet.PTYPE_TEXT,
+    pack = function(...)
+      local n = select("#", ...)
+      if n == 0 then
+        return ""
+      elseif n == 1 then
+        return tostring(...)
+      end
+      return table.concat({ ... }, " ")
+    end,
+    unpack = identity,
+  }
+end
+
+require "skynet.debug" .init(skynet, {
+  dispatch = skynet.dispatch_message,
+  suspend = suspend,
+  resume = coroutine_resume,
+})
+
+return skynet
