@@ -113,6 +113,8 @@ class Node:
                     self.launch(bootstrap, "")
                 except LaunchError as exc:
                     self.booted(False, str(exc))
+                # Boot ends when bootstrap reports, or when the node is
+                # stopped first (a start function may well abort).
                 await self._booted_event.wait()
                 assert self._boot is not None
                 ok, failure = self._boot
@@ -135,6 +137,8 @@ class Node:
         self.scheduler.stopping = True
         if self._stopped is not None:
             self._stopped.set()
+        if self._boot is None:
+            self.booted(True, None)
 
     def abort(self) -> None:
         """``skynet.abort()``: stop the node with exit status 0."""

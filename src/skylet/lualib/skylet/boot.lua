@@ -72,13 +72,38 @@ package.loaded["skylet.core"] = {
 
 -- A handler that never yields must not freeze the node: the node's monitor
 -- flags a service whose current message runs too long, and this hook raises
--- inside it. Coroutines inherit the hook from the thread that creates them.
-debug.sethook(function()
+-- inside it. debug.sethook keeps the Lua hook per coroutine, so every
+-- coroutine gets it when it is created.
+local sethook, co_create, co_resume = debug.sethook, coroutine.create, coroutine.resume
+local HOOK_COUNT = 1000000
+
+local function watchdog()
   local why = command("CHECK")
   if why then
     error(why, 2)
   end
-end, "", 1000000)
+end
+sethook(watchdog, "", HOOK_COUNT)
+
+function coroutine.create(f)
+  local co = co_create(f)
+  sethook(co, watchdog, "", HOOK_COUNT)
+  return co
+end
+
+local function wrap_result(ok, ...)
+  if not ok then
+    error((...), 0)
+  end
+  return ...
+end
+
+function coroutine.wrap(f)
+  local co = coroutine.create(f)
+  return function(...)
+    return wrap_result(co_resume(co, ...))
+  end
+end
 
 SERVICE_NAME = service_name
 

@@ -1,0 +1,2 @@
+-- Never calls skynet.start.
+local skynet = require "skynet"

@@ -1,0 +1,63 @@
+"""A Lua service cannot reach Python, nor load binary chunks or C code."""
+
+from __future__ import annotations
+
+import pytest
+
+import skylet
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "python",
+        "package.loaded.python",
+        "debug.getregistry",
+        "package.loadlib",
+        "rawget(_G, 'python')",
+    ],
+)
+async def test_python_bridge_is_not_reachable(node: skylet.Node, expression: str) -> None:
+    probe = await node.newservice("probe")
+    assert await node.call(probe, "lua", "eval", f"return {expression} == nil") is True
+
+
+async def test_core_functions_cannot_be_looked_into(node: skylet.Node) -> None:
+    probe = await node.newservice("probe")
+    code = """
+      local core = require 'skylet.core'
+      local results = {}
+      for _, attr in ipairs({'__class__', '__globals__', '__code__', '__closure__'}) do
+        local ok = pcall(function() return core.send[attr] end)
+        results[#results + 1] = tostring(ok)
+      end
+      return table.concat(results, ',')
+    """
+    assert await node.call(probe, "lua", "eval", code) == "false,false,false,false"
+
+
+async def test_binary_chunks_are_refused(node: skylet.Node) -> None:
+    probe = await node.newservice("probe")
+    code = """
+      local bytecode = string.dump(function() return 42 end)
+      local f, err = load(bytecode)
+      return f == nil, err
+    """
+    refused, err = await node.call(probe, "lua", "eval", code)
+    assert refused is True
+    assert "binary" in err
+
+
+async def test_os_exit_does_not_stop_the_node(node: skylet.Node) -> None:
+    probe = await node.newservice("probe")
+    with pytest.raises(skylet.CallError, match=r"skynet\.abort"):
+        await node.call(probe, "lua", "eval", "os.exit(1)")
+    assert await node.call(probe, "lua", "echo", 1) == 1
+
+
+async def test_services_do_not_share_globals(node: skylet.Node) -> None:
+    a = await node.newservice("probe")
+    b = await node.newservice("probe")
+    await node.call(a, "lua", "eval", "shared_value = 42")
+    assert await node.call(b, "lua", "eval", "return shared_value") is None
+    assert await node.call(a, "lua", "eval", "return shared_value") == 42
