@@ -101,9 +101,13 @@ def codec_library() -> tuple[str | None, str]:
 
     The library is bound and checked once per process.
     """
+    return load_library(_find_library())
+
+
+def load_library(path: Path | None) -> tuple[str | None, str]:
+    """Bind and self-test the codec library at ``path``: ``(path, "")`` or ``(None, why)``."""
     if lupa.LUA_VERSION[:2] != (5, 4):  # pragma: no cover - lupa.lua54 is 5.4
         return None, f"lupa.lua54 is Lua {lupa.LUA_VERSION}, not 5.4"
-    path = _find_library()
     if path is None:
         return None, f"the _lmsgpack extension is not in {_HERE} (not built at install?)"
     try:
@@ -118,18 +122,23 @@ def codec_library() -> tuple[str | None, str]:
 SETTINGS = ("auto", "c", "lua")
 
 
-def choose_codec(setting: object, log: Callable[[str], None]) -> bytes | None:
+def choose_codec(
+    setting: object,
+    log: Callable[[str], None],
+    library: tuple[str | None, str] | None = None,
+) -> bytes | None:
     """The codec path the boot chunk gets for config ``msgpack`` (None: msgpack.lua).
 
     ``auto`` (default): the C codec if usable, else the Lua one, logging why.
     ``c``: the C codec or :class:`SkyletError`. ``lua``: always the Lua codec.
+    ``library`` is what :func:`codec_library` returns, by default its answer.
     """
     setting = "auto" if setting is None else str(setting)
     if setting not in SETTINGS:
         raise SkyletError(f"msgpack must be one of {', '.join(SETTINGS)}, not {setting!r}")
     if setting == "lua":
         return None
-    path, why = codec_library()
+    path, why = library or codec_library()
     if path is None:
         if setting == "c":
             raise SkyletError(f'msgpack = "c" but the C codec is unavailable: {why}')
