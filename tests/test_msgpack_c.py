@@ -596,3 +596,20 @@ def test_unavailable_codec_falls_back_and_says_why() -> None:
     assert logged == ["msgpack: C codec unavailable, services use the Lua codec (no compiler)"]
     with pytest.raises(SkyletError, match=r'msgpack = "c" but the C codec is unavailable: no'):
         _accel.choose_codec("c", logged.append, missing)
+
+
+def test_memory_limit_is_a_lua_error() -> None:
+    # Growing buffers are Lua userdata: they count against max_memory, and
+    # running out is Lua's memory error, after which the VM still works.
+    runtime = lupa.LuaRuntime(
+        register_eval=False, register_builtins=False, encoding=None, max_memory=32 << 20
+    )
+    runtime.globals()[b"C"] = open_codec(runtime, "c")
+    with pytest.raises(lupa.LuaMemoryError):
+        runtime.execute(b"local s = ('x'):rep(10 << 20); return C.pack({s, s, s, s})")
+    with pytest.raises(lupa.LuaMemoryError):
+        runtime.execute(
+            b"local m = C.pack(('x'):rep(1 << 20)); local r = {}"
+            b" for i = 1, 40 do r[i] = C.unpack(m) .. i end"
+        )
+    assert runtime.execute(b"return C.unpack(C.pack('ok', 1))") == (b"ok", 1)
