@@ -12,6 +12,7 @@ from typing import Any
 import trio
 
 from . import _ptype as ptypes
+from ._accel import choose_codec
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
@@ -68,6 +69,8 @@ class Node:
             raise SkyletError(f"thread must be at least 1, not {self.threads}")
         self.memlimit = int(self.config.get("service_memlimit", DEFAULT_MEMLIMIT))
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
+        #: The C msgpack codec each VM loads at boot (config ``msgpack``), or None.
+        self.codec_path = choose_codec(self.config.get("msgpack"), lambda m: self.logger.log(0, m))
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
         self.codecache = CodeCache()

@@ -59,6 +59,7 @@ def boot_service(node: Node, service: Service) -> None:
             service.handle,
             service.name.encode(),
             service.args.encode(),
+            node.codec_path,
         )
     except lupa.LuaError as exc:
         text = str(exc)

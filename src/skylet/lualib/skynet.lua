@@ -4,7 +4,7 @@
 -- a pool, so a handler can block on skynet.call/sleep/wait without blocking
 -- the service.
 local core = require "skylet.core"
-local mp = require "skylet.msgpack"
+local mp = package.loaded["skylet.cmsgpack"] or require "skylet.msgpack"
 
 local core_send = core.send
 local command = core.command

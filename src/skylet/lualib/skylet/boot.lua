@@ -2,7 +2,7 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, command, handle, service_name, args_line = ...
+local send, command, handle, service_name, args_line, codec_path = ...
 
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
@@ -45,6 +45,12 @@ end
 _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
+-- The node's C msgpack codec (skylet/_lmsgpack.c), the only native code a VM
+-- loads; without it skynet.lua falls back to skylet.msgpack.
+if codec_path then
+  local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
+  package.loaded["skylet.cmsgpack"] = ok and codec or nil
+end
 package.loadlib = nil
 package.cpath = ""
 

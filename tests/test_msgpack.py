@@ -1,24 +1,24 @@
-"""Tests for the pure Lua msgpack codec (src/skylet/lualib/skylet/msgpack.lua).
+"""The msgpack codec's behaviour, run against both of skylet's codecs.
 
-The module runs in a real lupa Lua 5.4 runtime; payloads are cross-checked
-against the Python ``msgpack`` library, which is what the Python side uses.
+Every case runs once with the pure Lua codec (lualib/skylet/msgpack.lua) and
+once with the C one (skylet/_lmsgpack.c), each in a real lupa Lua 5.4
+runtime; payloads are cross-checked against the Python ``msgpack`` library,
+which is what the Python side uses. What only concerns the two codecs'
+agreement is in test_msgpack_c.py.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import lupa.lua54 as lupa
 import msgpack
 import pytest
 
-LUALIB = Path(__file__).resolve().parents[1] / "src" / "skylet" / "lualib"
+from msgpack_codecs import CODECS, new_runtime, open_codec
 
-# Lua-side helpers shared by the round-trip tests.
+# Lua-side helpers shared by the round-trip tests; the global `mp` is the codec.
 HELPERS = r"""
-mp = require "skylet.msgpack"
-
 function deepeq(a, b)
     if type(a) ~= type(b) then return false end
     if type(a) == "number" then
@@ -55,19 +55,17 @@ end
 """
 
 
-@pytest.fixture
-def rt() -> lupa.LuaRuntime:
-    # encoding=None: Lua strings come back as bytes, byte strings go in as-is
-    runtime = lupa.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
-    path = str(LUALIB / "?.lua").replace("\\", "/")
-    runtime.execute(f'package.path = "{path}"'.encode())
+@pytest.fixture(params=CODECS)
+def rt(request: pytest.FixtureRequest) -> lupa.LuaRuntime:
+    runtime = new_runtime()
+    runtime.globals()[b"mp"] = open_codec(runtime, request.param)
     runtime.execute(HELPERS.encode())
     return runtime
 
 
 @pytest.fixture
 def mp(rt: lupa.LuaRuntime):
-    return rt.eval('(require "skylet.msgpack")')
+    return rt.eval("mp")
 
 
 def lua_ok(rt: lupa.LuaRuntime, code: str) -> None:

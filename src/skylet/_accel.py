@@ -1,0 +1,147 @@
+"""The C msgpack codec (``_lmsgpack.c``): find it, bind it to lupa's Lua, vouch for it.
+
+``_lmsgpack`` is a Lua C module built as a package extension. It does not
+link against Lua: lupa's ``lua54`` extension carries Lua 5.4 statically and
+its symbols are private to it. Rather than making them global for the whole
+process (which would let them interpose on any Lua library loaded later, such
+as ``lupa.lua55``, and crash it), this module looks up the addresses of the Lua
+API functions the codec uses in lupa's library and hands them to the codec
+once (``skylet_cmsgpack_bind``). The boot chunk of each service VM then opens
+it with ``package.loadlib`` (which finds the library already loaded) before
+it removes ``package.loadlib``.
+
+:func:`codec_library` is the one entry point: the path to give the boot chunk,
+or the reason there is none. Either way services work; without the library
+they use ``lualib/skylet/msgpack.lua``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.machinery
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lupa.lua54 as lupa
+
+from ._errors import SkyletError
+
+#: Name of the entry point the boot chunk passes to ``package.loadlib``.
+ENTRY = "luaopen_skylet_cmsgpack"
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _find_library() -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = _HERE / f"_lmsgpack{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _bind(path: Path) -> None:
+    """Load the codec and point its Lua API table at lupa's Lua 5.4."""
+    codec = ctypes.CDLL(str(path))  # stays loaded: ctypes never closes it
+    codec.skylet_cmsgpack_symbol.restype = ctypes.c_char_p
+    codec.skylet_cmsgpack_symbol.argtypes = [ctypes.c_int]
+    # lupa.lua54 is imported, so this finds the loaded copy, never a new one.
+    lua = ctypes.CDLL(lupa.__file__, mode=os.RTLD_NOW | os.RTLD_NOLOAD)
+    names: list[bytes] = []
+    while (name := codec.skylet_cmsgpack_symbol(len(names))) is not None:
+        names.append(name)
+    addresses = (ctypes.c_void_p * len(names))()
+    for i, name in enumerate(names):
+        try:
+            addresses[i] = ctypes.cast(getattr(lua, name.decode()), ctypes.c_void_p).value
+        except AttributeError:
+            raise OSError(f"lupa's Lua 5.4 does not export {name.decode()}") from None
+    if codec.skylet_cmsgpack_bind(addresses, len(names)) != 0:
+        raise OSError("binding the Lua API failed")
+
+
+def open_in(runtime: Any, path: str) -> Any:
+    """Open the codec in a lupa runtime that still has ``package.loadlib``.
+
+    Returns the module table (``pack``, ``unpack``, ``unpack_one``).
+    """
+    loaded: Any = runtime.eval("package.loadlib")(path.encode(), ENTRY.encode())
+    if isinstance(loaded, tuple):  # (nil, message, where)
+        raise OSError(f"package.loadlib failed: {loaded[1]!r}")
+    module = loaded()
+    if module is None:
+        raise OSError("the codec refused to open (Lua API not bound)")
+    return module
+
+
+def _self_test(path: str) -> None:
+    runtime = lupa.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
+    module = open_in(runtime, path)
+    check = runtime.eval(
+        r"""function(mp)
+            local msg = mp.pack("move", {7, x = 1.5}, nil, -200)
+            if msg ~= "\xa4move\x82\x01\x07\xa1x\xcb\x3f\xf8\0\0\0\0\0\0\xc0\xd1\xff\x38"
+               and msg ~= "\xa4move\x82\xa1x\xcb\x3f\xf8\0\0\0\0\0\0\x01\x07\xc0\xd1\xff\x38" then
+                return false
+            end
+            local a, b, c, d = mp.unpack(msg)
+            return a == "move" and b[1] == 7 and b.x == 1.5 and c == nil and d == -200
+        end"""
+    )
+    if check(module) is not True:
+        raise OSError("self-test failed: the codec does not round-trip")
+
+
+@functools.cache
+def codec_library() -> tuple[str | None, str]:
+    """``(path, "")`` if the C codec is usable in this process, else ``(None, why)``.
+
+    The library is bound and checked once per process.
+    """
+    return load_library(_find_library())
+
+
+def load_library(path: Path | None) -> tuple[str | None, str]:
+    """Bind and self-test the codec library at ``path``: ``(path, "")`` or ``(None, why)``."""
+    if lupa.LUA_VERSION[:2] != (5, 4):  # pragma: no cover - lupa.lua54 is 5.4
+        return None, f"lupa.lua54 is Lua {lupa.LUA_VERSION}, not 5.4"
+    if path is None:
+        return None, f"the _lmsgpack extension is not in {_HERE} (not built at install?)"
+    try:
+        _bind(path)
+        _self_test(str(path))
+    except (OSError, AttributeError, lupa.LuaError) as exc:
+        return None, f"{path.name}: {exc}"
+    return str(path), ""
+
+
+#: Values of the config key ``msgpack``.
+SETTINGS = ("auto", "c", "lua")
+
+
+def choose_codec(
+    setting: object,
+    log: Callable[[str], None],
+    library: tuple[str | None, str] | None = None,
+) -> bytes | None:
+    """The codec path the boot chunk gets for config ``msgpack`` (None: msgpack.lua).
+
+    ``auto`` (default): the C codec if usable, else the Lua one, logging why.
+    ``c``: the C codec or :class:`SkyletError`. ``lua``: always the Lua codec.
+    ``library`` is what :func:`codec_library` returns, by default its answer.
+    """
+    setting = "auto" if setting is None else str(setting)
+    if setting not in SETTINGS:
+        raise SkyletError(f"msgpack must be one of {', '.join(SETTINGS)}, not {setting!r}")
+    if setting == "lua":
+        return None
+    path, why = library or codec_library()
+    if path is None:
+        if setting == "c":
+            raise SkyletError(f'msgpack = "c" but the C codec is unavailable: {why}')
+        log(f"msgpack: C codec unavailable, services use the Lua codec ({why})")
+        return None
+    return path.encode()
