@@ -63,8 +63,13 @@ function command.REMOVE(_, handle, kill)
   services[handle] = nil
   local response = instance[handle]
   if response then
-    -- It died before its start function returned.
-    response(false, string.format("service %s exited before it started", skynet.address(handle)))
+    -- It is gone before its start function returned. Exiting by itself is
+    -- a finished service (newservice returns nil, as in skynet); killed is not.
+    if kill then
+      response(false, string.format("service %s was killed before it started", skynet.address(handle)))
+    else
+      response(true, nil)
+    end
     instance[handle] = nil
   end
   return NORET

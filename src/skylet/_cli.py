@@ -67,6 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run a node from a config file in skynet's format")
     run.add_argument("config", help="the config file, e.g. config/demo.lua")
+    commands.add_parser(
+        "bench", help="run the benchmark workloads (skylet bench --help)", add_help=False
+    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from ._bench import main as bench
+
+        return bench(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args.config)
