@@ -17,7 +17,9 @@ from . import _ptype as ptypes
 from ._codecache import CompileError
 from ._errors import SkyletError
 from ._paths import search
+from ._scheduler import Scheduler
 from ._service import Service
+from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -28,9 +30,13 @@ ANSWERS = frozenset((ptypes.RESPONSE, ptypes.ERROR))
 
 def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
     """``send(dest, ptype, session, msg)``: the hot path of every message."""
+    if node.threads > 1:
+        return _make_threaded_send(node, service)
     services = node.registry.services
     pending = node.pending
-    schedule = node.scheduler.schedule
+    scheduler = node.scheduler
+    assert isinstance(scheduler, Scheduler)
+    runq = scheduler.runq
     source = service.handle
 
     def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
@@ -53,7 +59,52 @@ def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
                 target.callers.add(key)
         target.mailbox.append((ptype, session, source, msg))
         if not target.in_queue:
-            schedule(target)
+            # Scheduler.schedule, inlined: this is the hottest path there is.
+            target.in_queue = True
+            runq.append(target)
+            if scheduler.wake is not None:
+                scheduler.wake.set()
+        return True
+
+    return send
+
+
+def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | None]:
+    """The same, for worker threads: queue state changes under the scheduler lock."""
+    services = node.registry.services
+    pending = node.pending
+    scheduler = node.scheduler
+    assert isinstance(scheduler, ThreadedScheduler)
+    lock = scheduler.lock
+    source = service.handle
+
+    def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
+        target = services.get(dest)
+        if target is None:
+            target = node.resolve(dest)
+            if target is None:
+                if session and ptype in ANSWERS:
+                    with lock:
+                        node.forget_request(dest, session)
+                return None
+        with lock:
+            if target.dead:
+                return None
+            if session:
+                if ptype in ANSWERS:
+                    key = (target.handle, session)
+                    callee = pending.pop(key, None)
+                    if callee is not None:
+                        callee.callers.discard(key)
+                else:
+                    key = (source, session)
+                    pending[key] = target
+                    target.callers.add(key)
+            target.mailbox.append((ptype, session, source, msg))
+            if not target.in_queue:
+                scheduler.enqueue(target)
+            elif scheduler.idle:
+                scheduler.lend_work()
         return True
 
     return send

@@ -13,10 +13,13 @@ import time
 
 from ._logger import Logger
 from ._scheduler import Scheduler
+from ._workers import ThreadedScheduler
 
 
 class Monitor:
-    def __init__(self, scheduler: Scheduler, timeout: float, logger: Logger) -> None:
+    def __init__(
+        self, scheduler: Scheduler | ThreadedScheduler, timeout: float, logger: Logger
+    ) -> None:
         self._scheduler = scheduler
         self._timeout = timeout
         self._logger = logger
@@ -37,22 +40,22 @@ class Monitor:
 
     def _watch(self) -> None:
         period = min(1.0, self._timeout / 4)
-        seen_version = -1
-        since = time.monotonic()
+        # Per dispatch loop: the message counter last seen, and since when.
+        seen = [(-1, time.monotonic()) for _ in self._scheduler.dispatchers]
         while not self._stop.wait(period):
-            scheduler = self._scheduler
-            service = scheduler.current
-            version = scheduler.version
             now = time.monotonic()
-            if service is None or version != seen_version:
-                seen_version = version
-                since = now
-                continue
-            if now - since >= self._timeout and service.interrupt is None:
-                why = (
-                    f"service {service.address} interrupted: one message ran for more "
-                    f"than {self._timeout:g}s (endless loop?)"
-                )
-                self._logger.log(service.handle, why)
-                service.interrupt = why.encode()
-                since = now
+            for index, dispatcher in enumerate(self._scheduler.dispatchers):
+                service = dispatcher.current
+                version = dispatcher.version
+                last, since = seen[index]
+                if service is None or version != last:
+                    seen[index] = (version, now)
+                    continue
+                if now - since >= self._timeout and service.interrupt is None:
+                    why = (
+                        f"service {service.address} interrupted: one message ran for more "
+                        f"than {self._timeout:g}s (endless loop?)"
+                    )
+                    self._logger.log(service.handle, why)
+                    service.interrupt = why.encode()
+                    seen[index] = (version, now)

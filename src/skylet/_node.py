@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from ._scheduler import Scheduler
 from ._service import Service
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
+from ._workers import ThreadedScheduler
 
 #: Per-service Lua memory limit unless the config sets ``service_memlimit``.
 DEFAULT_MEMLIMIT = 1 << 30
@@ -74,7 +76,11 @@ class Node:
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
         self.codecache = CodeCache()
-        self.scheduler = Scheduler(self._dispatch_failed)
+        self.scheduler: Scheduler | ThreadedScheduler
+        if self.threads == 1:
+            self.scheduler = Scheduler(self._dispatch_failed)
+        else:
+            self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed)
         self.timers = Timers(self._timer_expired)
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
@@ -91,6 +97,8 @@ class Node:
         self._host: Service | None = None
         self._host_session = 0
         self._host_waiting: dict[int, _Reply] = {}
+        self._trio_token: trio.lowlevel.TrioToken | None = None
+        self._trio_thread = 0
 
     # ----- running -----
 
@@ -100,7 +108,9 @@ class Node:
         Reports started once the bootstrap has launched the start service;
         raises :class:`LaunchError` if it could not. Returns the exit status.
         """
-        self._clock = trio.lowlevel.current_clock()
+        self._clock = self.timers.clock = trio.lowlevel.current_clock()
+        self._trio_token = trio.lowlevel.current_trio_token()
+        self._trio_thread = threading.get_ident()
         self._t0 = self._clock.current_time()
         self._stopped = trio.Event()
         self._booted_event = trio.Event()
@@ -126,7 +136,7 @@ class Node:
                     await self._stopped.wait()
                 nursery.cancel_scope.cancel()
         finally:
-            self.scheduler.stopping = True
+            self.scheduler.stop()
             self.monitor.stop()
             self._fail_host_calls()
             self.logger.close()
@@ -134,21 +144,35 @@ class Node:
             raise LaunchError(failure or "boot failed")
         return self.exit_status
 
+    def on_trio(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on trio's thread: now if this is it, else soon."""
+        if self._trio_token is None or threading.get_ident() == self._trio_thread:
+            fn(*args)
+        else:
+            self._trio_token.run_sync_soon(fn, *args)
+
     def stop(self, status: int = 0) -> None:
-        """Stop the node (from the trio thread); :meth:`run` returns ``status``."""
+        """Stop the node; :meth:`run` returns ``status``. Safe from any thread."""
         self.exit_status = status
-        self.scheduler.stopping = True
+        self.scheduler.stop()
+        self.on_trio(self._set_stopped)
+
+    def _set_stopped(self) -> None:
         if self._stopped is not None:
             self._stopped.set()
         if self._boot is None:
-            self.booted(True, None)
+            self._set_booted(True, None)
 
     def abort(self) -> None:
         """``skynet.abort()``: stop the node with exit status 0."""
         self.stop(0)
 
     def booted(self, ok: bool, error: str | None) -> None:
-        self._boot = (ok, error)
+        self.on_trio(self._set_booted, ok, error)
+
+    def _set_booted(self, ok: bool, error: str | None) -> None:
+        if self._boot is None:
+            self._boot = (ok, error)
         if self._booted_event is not None:
             self._booted_event.set()
 
@@ -172,21 +196,25 @@ class Node:
 
     def retire(self, service: Service, reason: str) -> None:
         """Remove a service: every request it holds or has queued gets an error."""
-        if service.dead:
-            return
-        service.dead = True
-        self.registry.remove(service.handle)
+        with self.scheduler.lock:
+            if service.dead:
+                return
+            service.dead = True
+            self.registry.remove(service.handle)
+            queued = list(service.mailbox)
+            service.mailbox.clear()
+            unanswered = [
+                (source, session)
+                for ptype, session, source, _ in queued
+                if session and ptype != ptypes.RESPONSE and ptype != ptypes.ERROR
+            ]
+            unanswered += service.callers
+            service.callers.clear()
+            for key in unanswered:
+                self.pending.pop(key, None)
         message = f"service {service.address} {reason}".encode()
-        mailbox = service.mailbox
-        while mailbox:
-            ptype, session, source, _ = mailbox.popleft()
-            if session and ptype != ptypes.RESPONSE and ptype != ptypes.ERROR:
-                self.pending.pop((source, session), None)
-                self._answer_error(source, session, service.handle, message)
-        for caller, session in list(service.callers):
-            self.pending.pop((caller, session), None)
+        for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
-        service.callers.clear()
         service.dispatch = None
         service.runtime = None
 
@@ -214,11 +242,7 @@ class Node:
 
     def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None:
         """Queue a message the node itself produces (timers, errors, host sends)."""
-        if target.dead:
-            return
-        target.mailbox.append((ptype, session, source, msg))
-        if not target.in_queue:
-            self.scheduler.schedule(target)
+        self.scheduler.deliver(target, (ptype, session, source, msg))
 
     def kill(self, address: int | str) -> None:
         """Kill a service from Python, as ``skynet.kill`` does."""
@@ -248,7 +272,7 @@ class Node:
         if ticks <= 0:
             self.post(service, ptypes.RESPONSE, session, 0, None)
         else:
-            self.timers.add(ticks, service.handle, session)
+            self.on_trio(self.timers.add, ticks, service.handle, session)
 
     def _timer_expired(self, handle: int, session: int) -> None:
         target = self.registry.services.get(handle)
@@ -273,6 +297,9 @@ class Node:
         return host
 
     def _host_dispatch(self, ptype: int, session: int, source: int, msg: Any) -> None:
+        self.on_trio(self._host_reply, ptype, session, msg)
+
+    def _host_reply(self, ptype: int, session: int, msg: Any) -> None:
         reply = self._host_waiting.pop(session, None)
         if reply is not None:
             reply.ptype, reply.msg = ptype, msg
@@ -300,8 +327,9 @@ class Node:
         ptype = ptypes.resolve(proto)
         payload = self._payload(ptype, args)
         if session:
-            self.pending[(self._host.handle, session)] = target
-            target.callers.add((self._host.handle, session))
+            with self.scheduler.lock:
+                self.pending[(self._host.handle, session)] = target
+                target.callers.add((self._host.handle, session))
         self.post(target, ptype, session, self._host.handle, payload)
         return target
 

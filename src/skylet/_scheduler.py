@@ -1,37 +1,52 @@
-"""The run-queue of services with mail, and the loop that dispatches it.
+"""``thread = 1``: the run-queue of services with mail, dispatched on trio's thread.
 
 The hot path is a plain loop: no trio task switch per message. It yields to
-trio (timers, sockets, the Python API) between passes over the run-queue.
-A service is in the run-queue at most once (``in_queue``), so only one
-worker ever dispatches it at a time.
+trio (timers, sockets, the Python API) every ``PASS_TURNS`` service turns.
+A service is in the run-queue at most once (``in_queue``), so it is only
+ever dispatched by one loop at a time. ``thread = N > 1`` uses
+``_workers.ThreadedScheduler`` instead, which keeps the same interface.
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
+from time import perf_counter
+from typing import Any
 
-import lupa.lua54 as lupa
 import trio
+from lupa.lua54 import LuaError
 
-from ._service import Service
+from ._service import Message, Service
 
 #: Messages a service may handle in one turn before others get theirs.
 TURN_MESSAGES = 64
-#: Service turns between two yields to trio.
-PASS_TURNS = 32
+#: Service turns between two yields to trio (timers, sockets, the Python API).
+PASS_TURNS = 1024
+
+
+class Dispatcher:
+    """What one dispatch loop is doing, read by the runaway monitor."""
+
+    __slots__ = ("current", "started", "version")
+
+    def __init__(self) -> None:
+        self.current: Service | None = None
+        self.started = 0.0
+        self.version = 0  # moves with every message
 
 
 class Scheduler:
+    threads = 1
+
     def __init__(self, on_error: Callable[[Service, BaseException], None]) -> None:
         self.runq: deque[Service] = deque()
         self.wake: trio.Event | None = None
         self.stopping = False
-        # Read by the runaway monitor: what is running now, and a counter
-        # that moves with every message.
-        self.current: Service | None = None
-        self.version = 0
+        self.dispatchers = [Dispatcher()]
+        # No other thread touches the queues; retire() still asks for a lock.
+        self.lock: Any = nullcontext()
         self._on_error = on_error
 
     def schedule(self, service: Service) -> None:
@@ -42,41 +57,61 @@ class Scheduler:
         if wake is not None:
             wake.set()
 
+    def deliver(self, service: Service, message: Message) -> None:
+        """Queue a message the node itself produces (timers, errors, Python)."""
+        if service.dead:
+            return
+        service.mailbox.append(message)
+        if not service.in_queue:
+            self.schedule(service)
+
+    def stop(self) -> None:
+        self.stopping = True
+
     async def run(self) -> None:
         runq = self.runq
+        turn = self._turn
+        me = self.dispatchers[0]
         while not self.stopping:
             if not runq:
                 self.wake = trio.Event()
                 await self.wake.wait()
                 self.wake = None
                 continue
-            for _ in range(min(len(runq), PASS_TURNS)):
-                self._turn(runq.popleft())
+            # Dispatch while there is mail, yielding to trio every so often:
+            # a call and its answer are two turns, so yielding after each pass
+            # over the run-queue would cost a trio round per message.
+            budget = PASS_TURNS
+            while runq and budget:
+                turn(me, runq.popleft())
+                budget -= 1
                 if self.stopping:
                     return
             await trio.lowlevel.checkpoint()
 
-    def _turn(self, service: Service) -> None:
+    def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
-        count = min(len(mailbox), TURN_MESSAGES)
-        self.current = service
-        started = time.perf_counter()
+        count = len(mailbox)
+        if count > TURN_MESSAGES:
+            count = TURN_MESSAGES
+        me.current = service
+        me.started = started = perf_counter()
         done = 0
         try:
             while done < count:
                 ptype, session, source, msg = mailbox.popleft()
                 done += 1
-                self.version += 1
+                me.version += 1
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
-                except lupa.LuaError as exc:
+                except LuaError as exc:
                     self._on_error(service, exc)
                 if service.dead or self.stopping:
                     break
         finally:
-            self.current = None
-            service.cpu += time.perf_counter() - started
+            me.current = None
+            service.cpu += perf_counter() - started
             service.message_count += done
             if mailbox and not service.dead:
                 self.runq.append(service)

@@ -24,32 +24,33 @@ class Timers:
 
     def __init__(self, expire: Callable[[int, int], None]) -> None:
         self._expire = expire
+        #: trio's clock; set by the node before anything can add a timer.
+        self.clock: trio.abc.Clock | None = None
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
         self._scope: trio.CancelScope | None = None
-        self._clock: trio.abc.Clock | None = None
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def add(self, ticks: int, handle: int, session: int) -> None:
         """Set a timer; must be called on the trio thread."""
-        assert self._clock is not None, "timers are not running"
-        deadline = self._clock.current_time() + ticks / TICKS_PER_SECOND
+        assert self.clock is not None, "timers have no clock yet"
+        deadline = self.clock.current_time() + ticks / TICKS_PER_SECOND
         heapq.heappush(self._heap, (deadline, next(self._seq), handle, session))
         scope = self._scope
         if scope is not None and deadline < scope.deadline:
             scope.deadline = deadline
 
     async def run(self) -> None:
-        self._clock = trio.lowlevel.current_clock()
+        clock = self.clock = trio.lowlevel.current_clock()
         heap = self._heap
         while True:
             with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
                 self._scope = scope
                 await trio.sleep_forever()
             self._scope = None
-            now = self._clock.current_time()
+            now = clock.current_time()
             while heap and heap[0][0] <= now:
                 _, _, handle, session = heapq.heappop(heap)
                 self._expire(handle, session)
