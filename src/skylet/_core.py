@@ -103,7 +103,7 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
             target.mailbox.append((ptype, session, source, msg))
             if not target.in_queue:
                 scheduler.enqueue(target)
-            elif scheduler.idle:
+            elif scheduler.idle or scheduler.wake is not None:
                 scheduler.lend_work()
         return True
 

@@ -1,19 +1,22 @@
-"""``thread = N > 1``: N worker threads dispatch; trio keeps timers and I/O.
+"""``thread = N > 1``: N dispatchers, trio's thread being the first of them.
 
-lupa releases the GIL while Lua runs, so services on different workers run
-Lua in parallel. Python work still takes turns on the GIL, and handing the
-GIL from thread to thread on every message costs more than the message
-itself, so a worker keeps the mail it produces for itself (a call and its
-answer stay on one thread) and an idle worker is woken only when there is
-work it can do in parallel:
+lupa releases the GIL while Lua runs, so services dispatched by different
+threads run Lua in parallel. Two costs shape the design (measured, see
+docs/architecture.md): a Python->Lua call is about 30% slower from any
+thread but the main one, and handing the GIL or a service from thread to
+thread costs more than a message. So trio's own thread dispatches, as with
+``thread = 1``, and the N-1 worker threads take only work that can run in
+parallel; every dispatcher keeps the mail it makes for itself (a call and
+its answer stay on one thread). Work is lent to an idle dispatcher when:
 
-- a worker starting a turn while other services are runnable, or
-- a turn that has run for a while (``LONG_TURN``) making new work runnable,
-- anything made runnable from the trio thread (timers, sockets, Python).
+- a dispatcher starts a turn while other services are runnable, or
+- a turn that has run for a while (``LONG_TURN``) makes new work runnable, or
+- trio's thread makes work (timers, sockets, Python) while its dispatch
+  loop is idle.
 
 Exclusivity: a service is in the run-queue at most once (``in_queue``,
-changed only under ``lock``) and stays marked while a worker dispatches it,
-so no two workers ever dispatch one service at once.
+changed only under ``lock``) and stays marked while it is dispatched, so no
+two dispatchers ever run one service at once.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from time import perf_counter
 import trio
 from lupa.lua54 import LuaError
 
-from ._scheduler import Dispatcher
+from ._scheduler import PASS_TURNS, Dispatcher
 from ._service import Message, Service
 
 TURN_MESSAGES = 64
 #: A turn longer than this lends its new work to idle workers (seconds).
-LONG_TURN = 0.0002
+LONG_TURN = 0.001
 
 
 class ThreadedScheduler:
@@ -40,32 +43,43 @@ class ThreadedScheduler:
         self.runq: deque[Service] = deque()
         self.lock = threading.Lock()
         self._ready = threading.Condition(self.lock)
-        self.idle = 0
+        self.idle = 0  # worker threads waiting for work
+        #: Set while trio's dispatch loop waits for work (changed under ``lock``).
+        self.wake: trio.Event | None = None
         self.stopping = False
         self.dispatchers = [Dispatcher() for _ in range(threads)]
         self._local = threading.local()
         self._on_error = on_error
         self._workers: list[threading.Thread] = []
+        self._token: trio.lowlevel.TrioToken | None = None
 
-    # ----- making services runnable (any thread) -----
+    # ----- making services runnable (any thread; callers hold ``lock``) -----
 
     def enqueue(self, service: Service) -> None:
-        """Queue a service that got mail; the caller holds ``lock``."""
+        """Queue a service that got mail."""
         service.in_queue = True
         self.runq.append(service)
-        if self.idle and self._lend_work():
-            self._ready.notify()
-
-    def _lend_work(self) -> bool:
-        mine: Dispatcher | None = getattr(self._local, "dispatcher", None)
-        if mine is None:
-            return True  # from trio or Python: only a worker will pick it up
-        return perf_counter() - mine.started > LONG_TURN
+        self.lend_work()
 
     def lend_work(self) -> None:
-        """A send to a service already queued: maybe wake an idle worker; holds ``lock``."""
-        if self.runq and self._lend_work():
-            self._ready.notify()
+        """New work is runnable: wake an idle dispatcher if it should not wait."""
+        mine: Dispatcher | None = getattr(self._local, "dispatcher", None)
+        if mine is None:
+            # trio's thread outside its dispatch loop: nobody will come for it.
+            if self.wake is not None:
+                self.wake.set()
+            elif self.idle:
+                self._ready.notify()
+        elif (self.idle or self.wake is not None) and perf_counter() - mine.started > LONG_TURN:
+            if self.idle:
+                self._ready.notify()
+            elif mine is not self.dispatchers[0] and self._token is not None:
+                self._token.run_sync_soon(self._wake_trio)
+
+    def _wake_trio(self) -> None:
+        with self.lock:
+            if self.wake is not None:
+                self.wake.set()
 
     def schedule(self, service: Service) -> None:
         with self.lock:
@@ -80,29 +94,55 @@ class ThreadedScheduler:
             service.mailbox.append(message)
             if not service.in_queue:
                 self.enqueue(service)
-            elif self.idle:
+            elif self.idle or self.wake is not None:
                 self.lend_work()
 
-    # ----- the workers -----
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            self._ready.notify_all()
+            if self.wake is not None and self._token is not None:
+                self._token.run_sync_soon(self._wake_trio)
+
+    # ----- dispatching -----
 
     async def run(self) -> None:
-        for number, dispatcher in enumerate(self.dispatchers):
+        """trio's dispatch loop; starts (and at the end joins) the worker threads."""
+        self._token = trio.lowlevel.current_trio_token()
+        me = self.dispatchers[0]
+        self._local.dispatcher = me
+        for number, dispatcher in enumerate(self.dispatchers[1:], 1):
             worker = threading.Thread(
                 target=self._work, args=(dispatcher,), name=f"skylet-worker-{number}", daemon=True
             )
             self._workers.append(worker)
             worker.start()
         try:
-            await trio.sleep_forever()
+            budget = PASS_TURNS
+            while not self.stopping:
+                with self.lock:
+                    if self.runq:
+                        service: Service | None = self.runq.popleft()
+                        if self.runq and self.idle:
+                            self._ready.notify()
+                    else:
+                        service = None
+                        wake = self.wake = trio.Event()
+                if service is None:
+                    await wake.wait()
+                    with self.lock:
+                        self.wake = None
+                    budget = PASS_TURNS
+                    continue
+                self._turn(me, service)
+                budget -= 1
+                if not budget:
+                    await trio.lowlevel.checkpoint()
+                    budget = PASS_TURNS
         finally:
             self.stop()
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self._join)
-
-    def stop(self) -> None:
-        with self.lock:
-            self.stopping = True
-            self._ready.notify_all()
 
     def _join(self) -> None:
         for worker in self._workers:
@@ -150,7 +190,7 @@ class ThreadedScheduler:
             with self.lock:
                 if mailbox and not service.dead:
                     self.runq.append(service)
-                    if self.idle and len(self.runq) > 1:
-                        self._ready.notify()
+                    if len(self.runq) > 1 and (self.idle or self.wake is not None):
+                        self.lend_work()
                 else:
                     service.in_queue = False
