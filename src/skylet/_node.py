@@ -15,6 +15,8 @@ from . import _ptype as ptypes
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
+from ._inject import InjectResult
+from ._inject import inject as run_inject
 from ._logger import Logger, Writer
 from ._monitor import Monitor
 from ._pack import pack, unpack
@@ -329,6 +331,17 @@ class Node:
         if not values:
             return None
         return values[0] if len(values) == 1 else values
+
+    async def inject(
+        self, address: int | str, source: str | bytes, filename: str | None = None, *args: Any
+    ) -> InjectResult:
+        """Run a Lua script inside a live service (the debug ``RUN``), as a hotfix.
+
+        Extra ``args`` reach the script as ``...``. Raises like :meth:`call`
+        if the service is not there; a script that fails is a result with
+        ``ok`` False, not an exception.
+        """
+        return await run_inject(self, address, source, filename, *args)
 
     async def newservice(self, name: str, *args: Any) -> int:
         """``skynet.newservice`` from Python: the new service's handle."""
