@@ -24,6 +24,7 @@ from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sockets import SocketServer
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
 
@@ -75,6 +76,7 @@ class Node:
         self.codecache = CodeCache()
         self.scheduler = Scheduler(self._dispatch_failed)
         self.timers = Timers(self._timer_expired)
+        self.sockets = SocketServer(self)
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
@@ -108,6 +110,7 @@ class Node:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.scheduler.run)
                 nursery.start_soon(self.timers.run)
+                await nursery.start(self.sockets.run)
                 self.monitor.start()
                 self._host = self._new_host()
                 _, bootstrap = str(self.config["bootstrap"]).split(None, 1)
@@ -182,6 +185,7 @@ class Node:
             self.pending.pop((caller, session), None)
             self._answer_error(caller, session, service.handle, message)
         service.callers.clear()
+        self.sockets.release(service.handle)
         service.dispatch = None
         service.runtime = None
 
