@@ -55,13 +55,13 @@ local function url_decode(s)
   return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
 end
 
--- `curl http://127.0.0.1:PORT/list` works as with skynet: one command, then close.
+-- `curl --http0.9 http://127.0.0.1:PORT/list` works as with skynet: one
+-- command, its answer as plain lines after the welcome, then close.
 local function serve_http(fd, request_line, print)
   local url = request_line:match("^GET%s+(%S+)") or "/"
   repeat
     local header = socket.readline(fd, "\n")
   until not header or header == "" or header == "\r"
-  socket.write(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
   local cmdline = url_decode(url:sub(2):gsub("/", " "))
   console.docmd(cmdline, print)
 end

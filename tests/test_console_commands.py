@@ -157,3 +157,11 @@ async def test_clearcache_says_when_the_codecache_module_is_missing() -> None:
             ["<CMD OK>"],
             ["clearcache: this node has no skynet.codecache module", "<CMD Error>"],
         )
+
+
+async def test_a_command_to_the_python_host_fails_instead_of_hanging() -> None:
+    async with hotfix_node() as node:
+        # Handle 1 is the node's Python endpoint: it answers no requests.
+        lines = await console(node, "info 1")
+        assert lines[-1] == "<CMD Error>"
+        assert "the Python host answers no requests" in lines[0]

@@ -272,6 +272,16 @@ class Node:
         return host
 
     def _host_dispatch(self, ptype: int, session: int, source: int, msg: Any) -> None:
+        if ptype != ptypes.RESPONSE and ptype != ptypes.ERROR:
+            # The Python side answers no requests; a caller must not wait forever
+            # (nor may its session be taken for the answer to a host call).
+            if session and self._host is not None:
+                self.pending.pop((source, session), None)
+                self._host.callers.discard((source, session))
+                self._answer_error(
+                    source, session, self._host.handle, b"the Python host answers no requests"
+                )
+            return
         reply = self._host_waiting.pop(session, None)
         if reply is not None:
             reply.ptype, reply.msg = ptype, msg
