@@ -9,6 +9,15 @@ skynet.start(function()
   skynet.name(".launcher", launcher)
   skynet.newservice "service_mgr"
 
+  -- debug_console = PORT (or "host:port") in the config: the admin console.
+  if skynet.getenv "debug_console" then
+    local ok, err = pcall(skynet.newservice, "debug_console")
+    if not ok then
+      command("BOOTED", false, tostring(err))
+      return skynet.exit()
+    end
+  end
+
   local start = skynet.getenv "start"
   if start and start ~= "" then
     local ok, err = pcall(skynet.newservice, start)

@@ -9,11 +9,13 @@ from ._errors import (
     ServiceNotFound,
     SkyletError,
 )
+from ._inject import InjectResult
 from ._node import Node, open_node
 
 __all__ = [
     "CallError",
     "ConfigError",
+    "InjectResult",
     "LaunchError",
     "Node",
     "NodeStopped",

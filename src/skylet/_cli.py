@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import trio
 
+from . import _console_client as console_client
 from ._errors import ConfigError, LaunchError, SkyletError
 from ._node import Node
 
@@ -53,6 +54,24 @@ def _run(config: str) -> int:
         raise
 
 
+def _console(args: argparse.Namespace) -> int:
+    try:
+        host, port = console_client.parse_endpoint(args.endpoint)
+    except ValueError as exc:
+        return _fail(str(exc), USAGE_ERROR)
+    if args.command == "inject":
+        problem = console_client.check_script(args.file)
+        if problem is not None:
+            return _fail(problem, USAGE_ERROR)
+    try:
+        with console_client.ConsoleClient(host, port) as client:
+            if args.command == "inject":
+                return console_client.inject(client, args.target, args.file)
+            return console_client.interactive(client)
+    except console_client.ConsoleError as exc:
+        return _fail(str(exc), 1)
+
+
 def _first(group: BaseExceptionGroup) -> BaseException:
     exc: BaseException = group
     while isinstance(exc, BaseExceptionGroup):
@@ -67,6 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run a node from a config file in skynet's format")
     run.add_argument("config", help="the config file, e.g. config/demo.lua")
+    console = commands.add_parser("console", help="talk to a node's debug console")
+    console.add_argument("endpoint", metavar="HOST:PORT", help="where the debug console listens")
+    inject = commands.add_parser(
+        "inject", help="inject a Lua script (a hotfix) into running services"
+    )
+    inject.add_argument("endpoint", metavar="HOST:PORT", help="where the debug console listens")
+    inject.add_argument(
+        "target", metavar="TARGET", help="an address (:0000000a, .name) or a service file name"
+    )
+    inject.add_argument("file", metavar="FILE", help="the Lua script")
     commands.add_parser(
         "bench", help="run the benchmark workloads (skylet bench --help)", add_help=False
     )
@@ -78,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args.config)
+    if args.command in ("console", "inject"):
+        return _console(args)
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return USAGE_ERROR  # pragma: no cover
 

@@ -269,6 +269,10 @@ def _check(node: Node, service: Service) -> bytes | None:
     return why
 
 
+def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
+    return node.sockets.request(service, op, args)
+
+
 def _booted(node: Node, service: Service, ok: bool, error: Any = None) -> None:
     node.booted(bool(ok), None if error is None else _text(error))
 
@@ -298,4 +302,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"REDIRECT": _redirect,
     b"CHECK": _check,
     b"BOOTED": _booted,
+    b"SOCKET": _socket,
 }

@@ -17,6 +17,8 @@ from ._accel import choose_codec
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
+from ._inject import InjectResult
+from ._inject import inject as run_inject
 from ._logger import Logger, Writer
 from ._monitor import Monitor
 from ._pack import pack, unpack
@@ -24,6 +26,7 @@ from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sockets import SocketServer
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
 from ._workers import ThreadedScheduler
@@ -82,6 +85,7 @@ class Node:
         else:
             self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed)
         self.timers = Timers(self._timer_expired)
+        self.sockets = SocketServer(self)
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
@@ -119,6 +123,7 @@ class Node:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.scheduler.run)
                 nursery.start_soon(self.timers.run)
+                await nursery.start(self.sockets.run)
                 self.monitor.start()
                 self._host = self._new_host()
                 _, bootstrap = str(self.config["bootstrap"]).split(None, 1)
@@ -215,6 +220,7 @@ class Node:
         message = f"service {service.address} {reason}".encode()
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
+        self.sockets.release(service.handle)
         service.dispatch = None
         service.runtime = None
 
@@ -297,6 +303,17 @@ class Node:
         return host
 
     def _host_dispatch(self, ptype: int, session: int, source: int, msg: Any) -> None:
+        if ptype != ptypes.RESPONSE and ptype != ptypes.ERROR:
+            # The Python side answers no requests; a caller must not wait forever
+            # (nor may its session be taken for the answer to a host call).
+            if session and self._host is not None:
+                with self.scheduler.lock:
+                    self.pending.pop((source, session), None)
+                    self._host.callers.discard((source, session))
+                self._answer_error(
+                    source, session, self._host.handle, b"the Python host answers no requests"
+                )
+            return
         self.on_trio(self._host_reply, ptype, session, msg)
 
     def _host_reply(self, ptype: int, session: int, msg: Any) -> None:
@@ -364,6 +381,17 @@ class Node:
         if not values:
             return None
         return values[0] if len(values) == 1 else values
+
+    async def inject(
+        self, address: int | str, source: str | bytes, filename: str | None = None, *args: Any
+    ) -> InjectResult:
+        """Run a Lua script inside a live service (the debug ``RUN``), as a hotfix.
+
+        Extra ``args`` reach the script as ``...``. Raises like :meth:`call`
+        if the service is not there; a script that fails is a result with
+        ``ok`` False, not an exception.
+        """
+        return await run_inject(self, address, source, filename, *args)
 
     async def newservice(self, name: str, *args: Any) -> int:
         """``skynet.newservice`` from Python: the new service's handle."""

@@ -670,6 +670,7 @@ require "skynet.debug" .init(skynet, {
   dispatch = skynet.dispatch_message,
   suspend = suspend,
   resume = coroutine_resume,
+  proto = proto, -- for inject's _P: every protocol's dispatch function
 })
 
 return skynet
