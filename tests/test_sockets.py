@@ -370,6 +370,14 @@ async def test_an_exiting_owner_closes_its_sockets(node: Any) -> None:
     assert not await node.call(other, "lua", "netstat")  # an empty Lua table
 
 
+async def test_sockets_of_an_owner_retired_on_another_thread_are_closed(node: Any) -> None:
+    addr, port = await lab(node, "hold")
+    stream = await connect(port)
+    await node.call(addr, "lua", "result")
+    await trio.to_thread.run_sync(node.sockets.release, addr)
+    assert await receive_all(stream) == b""
+
+
 async def test_requests_from_another_thread_hop_onto_trio(node: Any) -> None:
     echo = await node.newservice("echo")
     service = node.registry.services[echo]

@@ -158,7 +158,17 @@ class SocketServer:
         return self.sockets.get(sid) if isinstance(sid, int) else None
 
     def release(self, owner: int) -> None:
-        """The owner exited: close its sockets, as skynet does when a VM goes."""
+        """The owner exited: close its sockets, as skynet does when a VM goes.
+
+        Safe from any thread (a service may exit on a worker thread).
+        """
+        if self._thread is not None and threading.get_ident() != self._thread:
+            assert self._token is not None
+            self._token.run_sync_soon(self._release, owner)
+        else:
+            self._release(owner)
+
+    def _release(self, owner: int) -> None:
         for sid in list(self.owned.pop(owner, ())):
             sock = self.sockets.get(sid)
             if sock is not None:
