@@ -386,6 +386,25 @@ async def test_requests_from_another_thread_hop_onto_trio(node: Any) -> None:
     assert listener["type"] == "LISTEN"
 
 
+async def test_writes_from_another_thread_are_queued_in_order(node: Any) -> None:
+    addr, port = await lab(node, "hold")
+    stream = await connect(port)
+    _, sid = await node.call(addr, "lua", "result")
+    service = node.registry.services[addr]
+
+    def from_a_worker() -> list[Any]:
+        answers = [node.sockets.request(service, b"send", (sid, b"%d," % i)) for i in range(100)]
+        answers.append(node.sockets.request(service, b"close", (sid,)))
+        answers.append(node.sockets.request(service, b"send", (sid, b"late")))
+        return answers
+
+    answers = await trio.to_thread.run_sync(from_a_worker)
+    assert answers[:100] == [True] * 100
+    assert answers[100] is None
+    expected = b"".join(b"%d," % i for i in range(100))
+    assert await receive_all(stream) == expected  # in order, and nothing after the close
+
+
 async def test_bad_socket_limits_in_config_are_one_line_errors() -> None:
     with pytest.raises(skylet.ConfigError, match="socket_send_buffer_limit must be a positive"):
         skylet.Node(config(socket_send_buffer_limit="lots"))

@@ -113,20 +113,41 @@ class SocketServer:
     # ----- the entry point from services -----
 
     def request(self, service: Any, op: bytes, args: tuple[Any, ...]) -> Any:
-        """One ``SOCKET`` core command: ``op`` with its arguments, for ``service``."""
+        """One ``SOCKET`` core command: ``op`` with its arguments, for ``service``.
+
+        From another thread, operations whose answer the caller can do without
+        (writes, closes...) are queued onto the trio thread in order and
+        answered at once; the others wait for the trio thread's answer.
+        """
         if self._thread is None:
             return None, b"the socket server is not running"
-        if threading.get_ident() != self._thread:
-            return trio.from_thread.run_sync(
-                self._request, service.handle, op, args, trio_token=self._token
-            )
-        return self._request(service.handle, op, args)
+        caller = service.handle
+        if threading.get_ident() == self._thread:
+            return self._request(caller, op, args)
+        assert self._token is not None
+        if op in _QUEUED_OPS:
+            self._token.run_sync_soon(self._queued_request, caller, op, args)
+            return self._would_accept(op, args)
+        return trio.from_thread.run_sync(self._request, caller, op, args, trio_token=self._token)
 
     def _request(self, caller: int, op: bytes, args: tuple[Any, ...]) -> Any:
         handler = _OPS.get(op)
         if handler is None:
             raise ValueError(f"unknown socket operation {_text(op)!r}")
         return handler(self, caller, *args)
+
+    def _queued_request(self, caller: int, op: bytes, args: tuple[Any, ...]) -> None:
+        try:
+            self._request(caller, op, args)
+        except Exception as exc:  # nobody waits for the answer: log it, keep trio alive
+            self.node.logger.log(caller, f"socket {_text(op)} failed: {exc}")
+
+    def _would_accept(self, op: bytes, args: tuple[Any, ...]) -> bool | None:
+        """What a queued send will most likely answer (the socket may close meanwhile)."""
+        if op not in (b"send", b"lsend"):
+            return None
+        conn = self._get(args[0]) if args else None
+        return isinstance(conn, Connection) and not (conn.closing or conn.closed)
 
     # ----- ids and owners -----
 
@@ -493,6 +514,11 @@ async def _open_tcp(host: str, port: int) -> socket.socket:
             raise
     raise failure
 
+
+#: Operations a thread other than trio's does not wait for (see request).
+_QUEUED_OPS = frozenset(
+    (b"send", b"lsend", b"close", b"shutdown", b"pause", b"abandon", b"nodelay")
+)
 
 _OPS: dict[bytes, Any] = {
     b"listen": SocketServer.op_listen,
