@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,7 +77,9 @@ Gate = tuple[Any, int, int, list[str]]  # node, watchdog, port, log lines
 async def gate_node(mode: str = "agent", **conf: Any) -> AsyncIterator[Gate]:
     """A node with a gate_watchdog (which launched the gate) listening on 127.0.0.1."""
     lines: list[str] = []
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lines.append) as node:
+    threads = int(os.environ.get("SKYLET_TEST_THREADS", "1"))  # as the core tests
+    config = {"thread": threads, "luaservice": f"{SERVICES}/?.lua"}
+    async with skylet.open_node(config, log=lines.append) as node:
         watchdog = await node.newservice("gate_watchdog", mode)
         address, port = await node.call(
             watchdog, "lua", "start", {"address": "127.0.0.1", "port": 0, **conf}

@@ -23,7 +23,8 @@ SERVICES = Path(__file__).parent / "services" / "sockets"
 
 
 def config(**extra: Any) -> dict[str, Any]:
-    return {"luaservice": f"{SERVICES}/?.lua", **extra}
+    threads = int(os.environ.get("SKYLET_TEST_THREADS", "1"))  # as the core tests
+    return {"thread": threads, "luaservice": f"{SERVICES}/?.lua", **extra}
 
 
 @asynccontextmanager
