@@ -342,6 +342,26 @@ async def flood_one_of_two(node: Any) -> None:
     await sluggish.aclose()
 
 
+async def test_normal_writes_overtake_queued_low_priority_writes() -> None:
+    async with running(socket_send_buffer_limit=64 * 1024 * 1024) as node:
+        addr, port = await lab(node, "priority")
+        stream = await connect(port)
+        _, queued = await node.call(addr, "lua", "result")
+        assert queued > 0  # the kernel did not take it all: the rest waits in the node
+        data = await receive_all(stream)
+    assert len(data) == 20 * 1024 * 1024 + 7
+    assert data.endswith(b"aHIGHLOW")
+
+
+async def test_socket_limit_closes_a_connection_buffering_too_much_unread(node: Any) -> None:
+    addr, port = await lab(node, "limited")
+    stream = await connect(port)
+    await node.call(addr, "lua", "result")
+    await stream.send_all(b"z" * 2000)
+    assert await receive_all(stream) == b""
+    assert any("socket buffer overflow: fd=" in line for line in node.test_log)
+
+
 async def test_netstat_reports_owner_traffic_and_pending_writes(node: Any) -> None:
     echo = await node.newservice("echo")
     port = await node.call(echo, "lua", "port")

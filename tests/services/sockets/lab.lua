@@ -91,6 +91,25 @@ function B.flood(id)
   socket.close(id)
 end
 
+-- a write too big for the kernel, then lwrite and write: the normal-priority
+-- write overtakes the low-priority one
+function B.priority(id)
+  socket.start(id)
+  socket.write(id, string.rep("a", 20 * 1024 * 1024))
+  local queued = socket.sendbuffer(id)
+  socket.lwrite(id, "LOW")
+  socket.write(id, "HIGH")
+  report("priority", queued)
+  socket.close(id)
+end
+
+-- at most 1000 bytes buffered unread, then the connection is closed
+function B.limited(id)
+  socket.start(id)
+  socket.limit(id, 1000)
+  report("limited", id)
+end
+
 -- read a line, answer it, then hand the connection to the service named in
 -- the line after it ("to" command)
 local next_owner
