@@ -313,6 +313,20 @@ async def hold_without_reading(node: Any) -> None:
     assert drained == total == sent
 
 
+async def test_reads_and_lines_longer_than_the_window_still_complete() -> None:
+    async with running(socket_read_buffer_limit=16 * 1024) as node:
+        addr, port = await lab(node, "bigread")
+        stream = await connect(port)
+        await stream.send_all(b"abc" + b"." * (1024 * 1024 - 3))
+        await stream.send_all(b"-" * 300_000 + b"\n")
+        assert await node.call(addr, "lua", "result") == (
+            "bigread",
+            1024 * 1024,
+            "abc",
+            "-" * 300_000,
+        )
+
+
 async def test_send_buffer_past_the_limit_closes_only_that_connection() -> None:
     async with running(socket_send_buffer_limit=2 * 1024 * 1024) as node:
         await flood_one_of_two(node)

@@ -29,6 +29,15 @@ function B.read100(id)
   socket.close(id)
 end
 
+-- one read far larger than the read window, then lines
+function B.bigread(id)
+  socket.start(id)
+  local block = socket.read(id, 1024 * 1024)
+  local line = socket.readline(id)
+  report("bigread", #block, block:sub(1, 3), line)
+  socket.close(id)
+end
+
 -- half-close: everything until the client's EOF, answered uppercase
 function B.upper(id)
   socket.start(id)
