@@ -40,13 +40,16 @@ def receive_packet(sock: socket.socket) -> str | None:
     return None if body is None else body.decode(errors="replace")
 
 
-def print_packets(sock: socket.socket, answers: threading.Semaphore) -> None:
+def print_packets(
+    sock: socket.socket, answers: threading.Semaphore, quitting: threading.Event
+) -> None:
     """Prints every packet; news ("* ...") any time, answers as they come."""
     while (packet := receive_packet(sock)) is not None:
         print(packet, flush=True)
         if not packet.startswith("* "):
             answers.release()
-    print("(the server closed the connection)", flush=True)
+    if not quitting.is_set():
+        print("(the server closed the connection)", flush=True)
     answers.release()
 
 
@@ -60,13 +63,16 @@ def main(argv: list[str]) -> int:
         print(f"client: cannot connect to {host}:{port}: {exc}", file=sys.stderr)
         return 1
     answers = threading.Semaphore(0)
-    reader = threading.Thread(target=print_packets, args=(sock, answers), daemon=True)
+    quitting = threading.Event()
+    reader = threading.Thread(target=print_packets, args=(sock, answers, quitting), daemon=True)
     reader.start()
     commands = scripted or iter(lambda: input("> "), None)
     try:
         for command in commands:
             if not command.strip():
                 continue
+            if command.strip() == "quit":
+                quitting.set()
             send_packet(sock, command)
             answers.acquire()  # one answer per command
             if command.strip() == "quit":
