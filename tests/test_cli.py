@@ -32,7 +32,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], status: int,
 
 def test_demo_runs_and_aborts_with_status_zero(tmp_path: Path) -> None:
     config = tmp_path / "demo_once.lua"
-    config.write_text(f'include "{REPO / "config" / "demo.lua"}"\ndemo_exit = true\n')
+    config.write_text(
+        f'include "{REPO / "config" / "demo.lua"}"\ndemo_exit = true\ndemo_port = 0\n'
+    )
     result = skylet("run", str(config))
     assert result.returncode == 0, result.stderr + result.stdout
     assert "demo: 3 players online, total score 18" in result.stdout

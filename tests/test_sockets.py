@@ -23,7 +23,8 @@ SERVICES = Path(__file__).parent / "services" / "sockets"
 
 
 def config(**extra: Any) -> dict[str, Any]:
-    return {"luaservice": f"{SERVICES}/?.lua", **extra}
+    threads = int(os.environ.get("SKYLET_TEST_THREADS", "1"))  # as the core tests
+    return {"thread": threads, "luaservice": f"{SERVICES}/?.lua", **extra}
 
 
 @asynccontextmanager
@@ -312,6 +313,20 @@ async def hold_without_reading(node: Any) -> None:
     assert drained == total == sent
 
 
+async def test_reads_and_lines_longer_than_the_window_still_complete() -> None:
+    async with running(socket_read_buffer_limit=16 * 1024) as node:
+        addr, port = await lab(node, "bigread")
+        stream = await connect(port)
+        await stream.send_all(b"abc" + b"." * (1024 * 1024 - 3))
+        await stream.send_all(b"-" * 300_000 + b"\n")
+        assert await node.call(addr, "lua", "result") == (
+            "bigread",
+            1024 * 1024,
+            "abc",
+            "-" * 300_000,
+        )
+
+
 async def test_send_buffer_past_the_limit_closes_only_that_connection() -> None:
     async with running(socket_send_buffer_limit=2 * 1024 * 1024) as node:
         await flood_one_of_two(node)
@@ -339,6 +354,26 @@ async def flood_one_of_two(node: Any) -> None:
     assert await receive_exactly(bystander, 5) == b"after"
     await bystander.aclose()
     await sluggish.aclose()
+
+
+async def test_normal_writes_overtake_queued_low_priority_writes() -> None:
+    async with running(socket_send_buffer_limit=64 * 1024 * 1024) as node:
+        addr, port = await lab(node, "priority")
+        stream = await connect(port)
+        _, queued = await node.call(addr, "lua", "result")
+        assert queued > 0  # the kernel did not take it all: the rest waits in the node
+        data = await receive_all(stream)
+    assert len(data) == 20 * 1024 * 1024 + 7
+    assert data.endswith(b"aHIGHLOW")
+
+
+async def test_socket_limit_closes_a_connection_buffering_too_much_unread(node: Any) -> None:
+    addr, port = await lab(node, "limited")
+    stream = await connect(port)
+    await node.call(addr, "lua", "result")
+    await stream.send_all(b"z" * 2000)
+    assert await receive_all(stream) == b""
+    assert any("socket buffer overflow: fd=" in line for line in node.test_log)
 
 
 async def test_netstat_reports_owner_traffic_and_pending_writes(node: Any) -> None:
@@ -370,12 +405,39 @@ async def test_an_exiting_owner_closes_its_sockets(node: Any) -> None:
     assert not await node.call(other, "lua", "netstat")  # an empty Lua table
 
 
+async def test_sockets_of_an_owner_retired_on_another_thread_are_closed(node: Any) -> None:
+    addr, port = await lab(node, "hold")
+    stream = await connect(port)
+    await node.call(addr, "lua", "result")
+    await trio.to_thread.run_sync(node.sockets.release, addr)
+    assert await receive_all(stream) == b""
+
+
 async def test_requests_from_another_thread_hop_onto_trio(node: Any) -> None:
     echo = await node.newservice("echo")
     service = node.registry.services[echo]
     packed = await trio.to_thread.run_sync(node.sockets.request, service, b"info", ())
     (listener,) = skylet._pack.unpack(packed)[0]
     assert listener["type"] == "LISTEN"
+
+
+async def test_writes_from_another_thread_are_queued_in_order(node: Any) -> None:
+    addr, port = await lab(node, "hold")
+    stream = await connect(port)
+    _, sid = await node.call(addr, "lua", "result")
+    service = node.registry.services[addr]
+
+    def from_a_worker() -> list[Any]:
+        answers = [node.sockets.request(service, b"send", (sid, b"%d," % i)) for i in range(100)]
+        answers.append(node.sockets.request(service, b"close", (sid,)))
+        answers.append(node.sockets.request(service, b"send", (sid, b"late")))
+        return answers
+
+    answers = await trio.to_thread.run_sync(from_a_worker)
+    assert answers[:100] == [True] * 100
+    assert answers[100] is None
+    expected = b"".join(b"%d," % i for i in range(100))
+    assert await receive_all(stream) == expected  # in order, and nothing after the close
 
 
 async def test_bad_socket_limits_in_config_are_one_line_errors() -> None:

@@ -1,23 +1,54 @@
--- The demo's start service: launches a world and some players, and lets them talk.
+-- The demo's start service: a game server (gate + watchdog + one agent per
+-- connection + a shared world), then a few scripted bots that connect to it
+-- over TCP like any client (examples/client.py is one you can type into).
 local skynet = require "skynet"
+require "skynet.manager"
+
+local format = string.format
+
+local function play(host, port)
+  local count = tonumber(skynet.getenv "demo_players" or 3)
+  local bots, done, me = {}, 0, coroutine.running()
+  for i = 1, count do
+    bots[i] = skynet.newservice("bot", host, port, "hero" .. i)
+  end
+  for i = 1, count do
+    skynet.fork(function()
+      skynet.call(bots[i], "lua", "play", 3)
+      done = done + 1
+      if done == count then
+        skynet.wakeup(me)
+      end
+    end)
+  end
+  if count > 0 then
+    skynet.wait(me)
+  end
+  local online, score = skynet.call(".world", "lua", "stats")
+  skynet.error(format("demo: %d players online, total score %d", online, score))
+  for i = 1, count do
+    skynet.call(bots[i], "lua", "quit")
+  end
+end
 
 skynet.start(function()
-  local world = skynet.uniqueservice("world")
-  local players = {}
-  for i = 1, tonumber(skynet.getenv "demo_players") do
-    players[i] = skynet.newservice("player", "hero" .. i)
-  end
-  for round = 1, 3 do
-    for _, p in ipairs(players) do
-      skynet.send(p, "lua", "act", round)
+  skynet.uniqueservice("world")
+  local watchdog = skynet.newservice("watchdog")
+  local host, port = skynet.call(watchdog, "lua", "start", {
+    address = skynet.getenv "demo_host" or "127.0.0.1",
+    port = tonumber(skynet.getenv "demo_port" or 8888),
+    maxclient = 1024,
+  })
+  skynet.error(format("demo: game server listening on %s:%d", host, port))
+  -- The scripted part runs once the start function has returned (the node
+  -- has booted by then).
+  skynet.fork(function()
+    play(host, port)
+    if skynet.getenv "demo_exit" == "true" then
+      skynet.error("demo: done")
+      skynet.abort()
+      return
     end
-    skynet.sleep(10)
-  end
-  local online, score = skynet.call(world, "lua", "stats")
-  skynet.error(string.format("demo: %d players online, total score %d", online, score))
-  if skynet.getenv "demo_exit" == "true" then
-    require "skynet.manager"
-    skynet.abort()
-  end
-  skynet.error("demo: node keeps running; press Ctrl-C to stop")
+    skynet.error(format("demo: still serving; try  python examples/client.py %s %d", host, port))
+  end)
 end)

@@ -15,6 +15,7 @@ Events go to the server (``_sockets.SocketServer``), which turns them into
 from __future__ import annotations
 
 import socket
+import struct
 from collections import deque
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,21 @@ ACCEPT_BATCH = 64
 ACCEPT_RETRY = 0.1
 
 Chunk = bytes | memoryview
+
+# Events a socket reports to its owner, numbered as skynet's
+# SKYNET_SOCKET_TYPE_*; a socket message is HEADER (event, id, ud) + data.
+DATA, CONNECT, CLOSE, ACCEPT, ERROR, WARNING = 1, 2, 3, 4, 5, 7
+HEADER = struct.Struct(">BIq")
+
+
+def text(value: Any) -> str:
+    """A Lua string (bytes) or anything else as text."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def reason(exc: OSError) -> str:
+    """What an OSError says, without its errno prefix."""
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def format_address(address: Any) -> str:

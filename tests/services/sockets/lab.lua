@@ -29,6 +29,15 @@ function B.read100(id)
   socket.close(id)
 end
 
+-- one read far larger than the read window, then lines
+function B.bigread(id)
+  socket.start(id)
+  local block = socket.read(id, 1024 * 1024)
+  local line = socket.readline(id)
+  report("bigread", #block, block:sub(1, 3), line)
+  socket.close(id)
+end
+
 -- half-close: everything until the client's EOF, answered uppercase
 function B.upper(id)
   socket.start(id)
@@ -89,6 +98,25 @@ function B.flood(id)
   local open = socket.block(id) -- the node's ERROR wakes it
   report("flood", n, most, open, socket.disconnected(id))
   socket.close(id)
+end
+
+-- a write too big for the kernel, then lwrite and write: the normal-priority
+-- write overtakes the low-priority one
+function B.priority(id)
+  socket.start(id)
+  socket.write(id, string.rep("a", 20 * 1024 * 1024))
+  local queued = socket.sendbuffer(id)
+  socket.lwrite(id, "LOW")
+  socket.write(id, "HIGH")
+  report("priority", queued)
+  socket.close(id)
+end
+
+-- at most 1000 bytes buffered unread, then the connection is closed
+function B.limited(id)
+  socket.start(id)
+  socket.limit(id, 1000)
+  report("limited", id)
 end
 
 -- read a line, answer it, then hand the connection to the service named in

@@ -1,0 +1,2 @@
+include "demo.lua"
+demo_exit = true
