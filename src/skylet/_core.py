@@ -102,9 +102,9 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
                     target.callers.add(key)
             target.mailbox.append((ptype, session, source, msg))
             if not target.in_queue:
-                scheduler.enqueue(target)
+                scheduler.enqueue(target, service.running_on)
             elif scheduler.idle or scheduler.wake is not None:
-                scheduler.lend_work()
+                scheduler.lend_work(service.running_on)
         return True
 
     return send

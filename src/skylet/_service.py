@@ -30,6 +30,7 @@ class Service:
         "mailbox",
         "message_count",
         "name",
+        "running_on",
         "runtime",
     )
 
@@ -47,6 +48,8 @@ class Service:
         self.message_count = 0
         self.cpu = 0.0
         self.interrupt: bytes | None = None
+        #: The dispatcher running this service now (threaded scheduler only).
+        self.running_on: Any = None
 
     @property
     def address(self) -> str:

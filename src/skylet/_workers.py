@@ -48,32 +48,32 @@ class ThreadedScheduler:
         self.wake: trio.Event | None = None
         self.stopping = False
         self.dispatchers = [Dispatcher() for _ in range(threads)]
-        self._local = threading.local()
         self._on_error = on_error
         self._workers: list[threading.Thread] = []
         self._token: trio.lowlevel.TrioToken | None = None
 
     # ----- making services runnable (any thread; callers hold ``lock``) -----
 
-    def enqueue(self, service: Service) -> None:
-        """Queue a service that got mail."""
+    def enqueue(self, service: Service, by: Dispatcher | None = None) -> None:
+        """Queue a service that got mail; ``by`` is the dispatcher whose turn sent it."""
         service.in_queue = True
         self.runq.append(service)
-        self.lend_work()
+        if self.idle or self.wake is not None:
+            self.lend_work(by)
 
-    def lend_work(self) -> None:
+    def lend_work(self, by: Dispatcher | None) -> None:
         """New work is runnable: wake an idle dispatcher if it should not wait."""
-        mine: Dispatcher | None = getattr(self._local, "dispatcher", None)
-        if mine is None:
-            # trio's thread outside its dispatch loop: nobody will come for it.
+        if by is None:
+            # Made outside any turn (timers, sockets, Python): nobody will come
+            # for it unless woken.
             if self.wake is not None:
                 self.wake.set()
             elif self.idle:
                 self._ready.notify()
-        elif (self.idle or self.wake is not None) and perf_counter() - mine.started > LONG_TURN:
+        elif perf_counter() - by.started > LONG_TURN:
             if self.idle:
                 self._ready.notify()
-            elif mine is not self.dispatchers[0] and self._token is not None:
+            elif by is not self.dispatchers[0] and self._token is not None:
                 self._token.run_sync_soon(self._wake_trio)
 
     def _wake_trio(self) -> None:
@@ -95,7 +95,7 @@ class ThreadedScheduler:
             if not service.in_queue:
                 self.enqueue(service)
             elif self.idle or self.wake is not None:
-                self.lend_work()
+                self.lend_work(None)
 
     def stop(self) -> None:
         with self.lock:
@@ -110,7 +110,6 @@ class ThreadedScheduler:
         """trio's dispatch loop; starts (and at the end joins) the worker threads."""
         self._token = trio.lowlevel.current_trio_token()
         me = self.dispatchers[0]
-        self._local.dispatcher = me
         for number, dispatcher in enumerate(self.dispatchers[1:], 1):
             worker = threading.Thread(
                 target=self._work, args=(dispatcher,), name=f"skylet-worker-{number}", daemon=True
@@ -149,7 +148,6 @@ class ThreadedScheduler:
             worker.join()
 
     def _work(self, me: Dispatcher) -> None:
-        self._local.dispatcher = me
         runq = self.runq
         ready = self._ready
         while True:
@@ -169,6 +167,7 @@ class ThreadedScheduler:
         mailbox = service.mailbox
         dispatch = service.dispatch
         me.current = service
+        service.running_on = me
         me.started = started = perf_counter()
         done = 0
         try:
@@ -185,12 +184,13 @@ class ThreadedScheduler:
                     self._on_error(service, exc)
         finally:
             me.current = None
+            service.running_on = None
             service.cpu += perf_counter() - started
             service.message_count += done
             with self.lock:
                 if mailbox and not service.dead:
                     self.runq.append(service)
                     if len(self.runq) > 1 and (self.idle or self.wake is not None):
-                        self.lend_work()
+                        self.lend_work(me)
                 else:
                     service.in_queue = False
