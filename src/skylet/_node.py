@@ -25,6 +25,7 @@ from ._scheduler import Scheduler
 from ._service import Service
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
+from ._watchdog import choose_watchdog
 
 #: Per-service Lua memory limit unless the config sets ``service_memlimit``.
 DEFAULT_MEMLIMIT = 1 << 30
@@ -71,6 +72,10 @@ class Node:
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
         #: The C msgpack codec each VM loads at boot (config ``msgpack``), or None.
         self.codec_path = choose_codec(self.config.get("msgpack"), lambda m: self.logger.log(0, m))
+        #: The C watchdog each VM loads at boot (config ``runaway_check``), or None.
+        self.watchdog_path = choose_watchdog(
+            self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
+        )
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
         self.codecache = CodeCache()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import lupa.lua54 as lupa
 import trio
@@ -41,6 +42,19 @@ class Scheduler:
         wake = self.wake
         if wake is not None:
             wake.set()
+
+    @contextmanager
+    def running(self, service: Service) -> Iterator[None]:
+        """Another service's Lua runs inside the current turn (a launch runs
+        the new service's main chunk): the monitor watches that one meanwhile."""
+        outer = self.current
+        self.current = service
+        self.version += 1
+        try:
+            yield
+        finally:
+            self.current = outer
+            self.version += 1
 
     async def run(self) -> None:
         runq = self.runq
