@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+import trio
 
 import skylet
 from conftest import SERVICES, Lines
@@ -144,3 +145,19 @@ async def test_many_quick_messages_under_a_hair_trigger_monitor(node_in: Factory
 async def test_bad_runaway_check_setting_is_a_one_line_error(setting: str) -> None:
     with pytest.raises(skylet.SkyletError, match=re.escape(f"not {setting!r}")):
         skylet.Node({"runaway_check": setting})
+
+
+@requires_c
+async def test_interrupt_left_over_from_a_finished_message_is_answered(
+    node_in: Factory,
+) -> None:
+    # The monitor checks, then acts: its interrupt may arrive just after the
+    # message ended, while the service is idle. The next message then takes
+    # it, and its caller must get the error rather than wait for ever.
+    async with node_in("c") as node:
+        loopy = await node.newservice("loopy")
+        watch = node.registry.services[loopy].watch
+        assert watch is not None and watch.interrupt("left over")
+        with trio.fail_after(5), pytest.raises(CallError, match="left over"):
+            await node.call(loopy, "lua", "echo", 1)
+        assert await node.call(loopy, "lua", "echo", 2) == 2

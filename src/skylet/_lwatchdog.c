@@ -59,6 +59,7 @@
     X(int, lua_status, (lua_State * L))                                      \
     X(int, lua_closethread, (lua_State * L, lua_State * from))               \
     X(void, lua_sethook, (lua_State * L, lua_Hook f, int mask, int count))   \
+    X(int, lua_getstack, (lua_State * L, int level, lua_Debug *ar))          \
     X(void, lua_concat, (lua_State * L, int n))                              \
     X(int, lua_error, (lua_State * L))                                       \
     X(void, luaL_where, (lua_State * L, int lvl))                            \
@@ -92,6 +93,7 @@ LUA_API_BINDING(skylet_watchdog)
 #define lua_status (api.p_lua_status)
 #define lua_closethread (api.p_lua_closethread)
 #define lua_sethook (api.p_lua_sethook)
+#define lua_getstack (api.p_lua_getstack)
 #define lua_concat (api.p_lua_concat)
 #define lua_error (api.p_lua_error)
 #define luaL_where (api.p_luaL_where)
@@ -106,9 +108,14 @@ typedef struct Watch {
     char lock;          /* spinlock (__atomic_test_and_set) over the fields below */
     int refs;           /* holders: the node, the VM, a pending offer */
     int pending;        /* an interrupt waits for its hook to fire */
+    int deferred;       /* times the hook put it off (see interrupt_hook) */
+    lua_State *main;    /* the VM's main thread */
     lua_State *current; /* the state running now; NULL before adoption and once closed */
     char why[240];      /* the error the hook raises */
 } Watch;
+
+/* Instructions the hook may wait in the main thread's outermost function. */
+#define MAX_DEFERRED 100
 
 static void lock(Watch *w) {
     unsigned spins = 0;
@@ -146,7 +153,6 @@ static Watch *watch_of(lua_State *L) {
 /* ---- The interrupt ---- */
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
     Watch *w = watch_of(L);
     char why[sizeof(((Watch *)0)->why)];
     int fire = 0;
@@ -155,14 +161,27 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
         lock(w);
         lua_sethook(L, NULL, 0, 0);
         fire = w->pending;
-        w->pending = 0;
+        /* In the main thread's outermost function (the one Python called:
+         * skynet.lua's dispatch_message, before it enters its xpcall) an
+         * error would escape the service's own handling, and a request
+         * would go unanswered. That happens when an interrupt arrives just
+         * after its message ended: it waits for the next one. So wait a few
+         * instructions for the code to call in; a loop right there is still
+         * caught after MAX_DEFERRED. (`ar` is Lua's own, free to reuse.) */
+        if (fire && L == w->main && w->deferred < MAX_DEFERRED && !lua_getstack(L, 1, ar)) {
+            w->deferred++;
+            lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, 1);
+            fire = 0;
+        } else {
+            w->pending = 0;
+        }
         memcpy(why, w->why, sizeof why);
         unlock(w);
     } else {
         lua_sethook(L, NULL, 0, 0);
     }
     if (!fire)
-        return; /* left from an interrupt another state already took */
+        return; /* put off, or left from an interrupt another state took */
     luaL_where(L, 0); /* level 0 is the Lua function that was running */
     lua_pushstring(L, why);
     lua_concat(L, 2);
@@ -322,6 +341,7 @@ EXPORT int skylet_watchdog_interrupt(Watch *w, const char *why) {
     if (running != NULL) {
         snprintf(w->why, sizeof w->why, "%s", why != NULL ? why : "interrupted");
         w->pending = 1;
+        w->deferred = 0;
         lua_sethook(running, interrupt_hook, LUA_MASKCOUNT, 1);
     }
     unlock(w);
@@ -358,6 +378,7 @@ EXPORT int luaopen_skylet_watchdog(lua_State *L) {
     lock(w);
     /* L is running: the VM's main thread, which runs the boot chunk, the
      * service file's top level, and the dispatch code between coroutines */
+    w->main = L;
     w->current = L;
     unlock(w);
     return 1;
