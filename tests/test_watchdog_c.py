@@ -390,23 +390,31 @@ def test_slot_dropped_by_the_node_first_still_serves_the_vm() -> None:
     assert runtime.eval("coroutine.wrap(function(...) return ... end)(1, 2)") == (1, 2)
 
 
-@pytest.fixture
-def hammer() -> Iterator[list[Watch]]:
-    """A thread interrupting every watch in the list, over and over."""
-    targets: list[Watch] = []
-    stop = threading.Event()
+class Hammer:
+    """A thread interrupting every watch in ``targets``, over and over."""
 
-    def run() -> None:
-        while not stop.is_set():
-            for watch in list(targets):
+    def __init__(self) -> None:
+        self.targets: list[Watch] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for watch in list(self.targets):
                 watch.interrupt("hammer")
             time.sleep(0.0001)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    yield targets
-    stop.set()
-    thread.join()
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def hammer() -> Iterator[Hammer]:
+    running = Hammer()
+    yield running
+    running.stop()
 
 
 CHURN = """function(rounds)
@@ -430,10 +438,10 @@ CHURN = """function(rounds)
 end"""
 
 
-def test_hammering_while_coroutines_come_and_go(hammer: list[Watch]) -> None:
+def test_hammering_while_coroutines_come_and_go(hammer: Hammer) -> None:
     runtime, watch = watched_runtime()
     churn = runtime.eval(CHURN)
-    hammer.append(watch)
+    hammer.targets.append(watch)
     done = interrupted = 0
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline:
@@ -445,24 +453,28 @@ def test_hammering_while_coroutines_come_and_go(hammer: list[Watch]) -> None:
         else:
             done += rounds
             interrupted += 200 - rounds  # caught by the pcall in churn
-    hammer.clear()
+    hammer.stop()
     assert done > 0 and interrupted > 0
+    try:  # the last interrupt may still be pending
+        runtime.execute(CALLS_IN)
+    except lupa.LuaError as exc:
+        assert "hammer" in str(exc)
     assert churn(100) == 100  # and nothing is left armed
 
 
-def test_hammering_while_vms_open_and_close(hammer: list[Watch]) -> None:
+def test_hammering_while_vms_open_and_close(hammer: Hammer) -> None:
     watches = []
     for _ in range(100):
         runtime, watch = watched_runtime()
-        hammer.append(watch)
+        hammer.targets.append(watch)
         watches.append(watch)
         try:
             runtime.eval(CHURN)(20)
         except lupa.LuaError as exc:
             assert "hammer" in str(exc)
         del runtime
-        if len(hammer) > 10:
-            del hammer[0]
+        if len(hammer.targets) > 10:
+            del hammer.targets[0]
     gc.collect()
     assert not any(watch.interrupt("after") for watch in watches)
 
