@@ -1,14 +1,10 @@
 """The C msgpack codec (``_lmsgpack.c``): find it, bind it to lupa's Lua, vouch for it.
 
-``_lmsgpack`` is a Lua C module built as a package extension. It does not
-link against Lua: lupa's ``lua54`` extension carries Lua 5.4 statically and
-its symbols are private to it. Rather than making them global for the whole
-process (which would let them interpose on any Lua library loaded later, such
-as ``lupa.lua55``, and crash it), this module looks up the addresses of the Lua
-API functions the codec uses in lupa's library and hands them to the codec
-once (``skylet_cmsgpack_bind``). The boot chunk of each service VM then opens
-it with ``package.loadlib`` (which finds the library already loaded) before
-it removes ``package.loadlib``.
+``_lmsgpack`` is a Lua C module built as a package extension that does not
+link against Lua; ``_luabind`` points it at lupa's own Lua 5.4 functions
+(``skylet_cmsgpack_bind``). The boot chunk of each service VM then opens it
+with ``package.loadlib`` (which finds the library already loaded) before it
+removes ``package.loadlib``.
 
 :func:`codec_library` is the one entry point: the path to give the boot chunk,
 or the reason there is none. Either way services work; without the library
@@ -19,8 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.machinery
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,39 +22,19 @@ from typing import Any
 import lupa.lua54 as lupa
 
 from ._errors import SkyletError
+from ._luabind import HERE, bind_lua_api, find_extension
 
 #: Name of the entry point the boot chunk passes to ``package.loadlib``.
 ENTRY = "luaopen_skylet_cmsgpack"
 
-_HERE = Path(__file__).resolve().parent
-
 
 def _find_library() -> Path | None:
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = _HERE / f"_lmsgpack{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_extension("_lmsgpack")
 
 
 def _bind(path: Path) -> None:
     """Load the codec and point its Lua API table at lupa's Lua 5.4."""
-    codec = ctypes.CDLL(str(path))  # stays loaded: ctypes never closes it
-    codec.skylet_cmsgpack_symbol.restype = ctypes.c_char_p
-    codec.skylet_cmsgpack_symbol.argtypes = [ctypes.c_int]
-    # lupa.lua54 is imported, so this finds the loaded copy, never a new one.
-    lua = ctypes.CDLL(lupa.__file__, mode=os.RTLD_NOW | os.RTLD_NOLOAD)
-    names: list[bytes] = []
-    while (name := codec.skylet_cmsgpack_symbol(len(names))) is not None:
-        names.append(name)
-    addresses = (ctypes.c_void_p * len(names))()
-    for i, name in enumerate(names):
-        try:
-            addresses[i] = ctypes.cast(getattr(lua, name.decode()), ctypes.c_void_p).value
-        except AttributeError:
-            raise OSError(f"lupa's Lua 5.4 does not export {name.decode()}") from None
-    if codec.skylet_cmsgpack_bind(addresses, len(names)) != 0:
-        raise OSError("binding the Lua API failed")
+    bind_lua_api(ctypes.CDLL(str(path)), "skylet_cmsgpack")  # ctypes never closes it
 
 
 def open_in(runtime: Any, path: str) -> Any:
@@ -109,7 +83,7 @@ def load_library(path: Path | None) -> tuple[str | None, str]:
     if lupa.LUA_VERSION[:2] != (5, 4):  # pragma: no cover - lupa.lua54 is 5.4
         return None, f"lupa.lua54 is Lua {lupa.LUA_VERSION}, not 5.4"
     if path is None:
-        return None, f"the _lmsgpack extension is not in {_HERE} (not built at install?)"
+        return None, f"the _lmsgpack extension is not in {HERE} (not built at install?)"
     try:
         _bind(path)
         _self_test(str(path))

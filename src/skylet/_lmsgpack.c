@@ -4,39 +4,14 @@
  * writes and read back exactly what it reads, with the same error messages;
  * tests/test_msgpack_c.py holds both to that.
  *
- * Lua's C API comes from lupa's lupa.lua54 extension, which links Lua 5.4
- * statically. No Lua headers ship with lupa or on PyPI, and lupa's symbols
- * are not global in the process, so this file does not link against Lua at
- * all: it declares the few API functions it uses as pointers, and
- * skylet/_accel.py fills them in (skylet_cmsgpack_bind) with the addresses of
- * lupa's own functions before any VM opens the module. Making lupa's symbols
- * global instead (RTLD_GLOBAL) would let them interpose on every Lua library
- * loaded later, e.g. lupa.lua55, which then aborts the process.
+ * Lua's C API comes from lupa's lupa.lua54 extension, through the pointers
+ * skylet/_luabind.py fills in (skylet_cmsgpack_bind); see _lua54.h.
  */
 #include <limits.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
-/* ---- The slice of Lua 5.4's ABI used here (lua.h, lauxlib.h) ---- */
-
-typedef struct lua_State lua_State;
-typedef long long lua_Integer;
-typedef unsigned long long lua_Unsigned;
-typedef double lua_Number;
-typedef int (*lua_CFunction)(lua_State *L);
-
-#define LUA_TNONE (-1)
-#define LUA_TNIL 0
-#define LUA_TBOOLEAN 1
-#define LUA_TNUMBER 3
-#define LUA_TSTRING 4
-#define LUA_TTABLE 5
-
-/* X(return type, name, parameters): every function this file calls. */
+/* X(return type, name, parameters): every Lua API function this file calls. */
 #define LUA_API_USED(X)                                                   \
     X(lua_Number, lua_version, (lua_State * L))                           \
     X(int, lua_gettop, (lua_State * L))                                   \
@@ -72,14 +47,9 @@ typedef int (*lua_CFunction)(lua_State *L);
     X(lua_Integer, luaL_optinteger, (lua_State * L, int arg, lua_Integer def)) \
     X(int, luaL_argerror, (lua_State * L, int arg, const char *extramsg))
 
-#define DECLARE_POINTER(ret, name, params) ret(*p_##name) params;
-static struct {
-    LUA_API_USED(DECLARE_POINTER)
-} api;
-static int api_bound = 0;
+#include "_lua54.h"
 
-#define SYMBOL_NAME(ret, name, params) #name,
-static const char *const api_symbols[] = {LUA_API_USED(SYMBOL_NAME) NULL};
+LUA_API_BINDING(skylet_cmsgpack)
 
 #define lua_version (api.p_lua_version)
 #define lua_gettop (api.p_lua_gettop)
@@ -117,29 +87,6 @@ static const char *const api_symbols[] = {LUA_API_USED(SYMBOL_NAME) NULL};
 
 #define lua_pop(L, n) lua_settop(L, -(n)-1)
 #define lua_replace(L, idx) (lua_copy(L, -1, (idx)), lua_pop(L, 1))
-
-/* Name of the i-th API function skylet_cmsgpack_bind expects, or NULL past
- * the end. */
-EXPORT const char *skylet_cmsgpack_symbol(int i) {
-    if (i < 0 || i >= (int)(sizeof(api_symbols) / sizeof(api_symbols[0])))
-        return NULL;
-    return api_symbols[i];
-}
-
-/* Stores the addresses of the functions named by skylet_cmsgpack_symbol, in
- * that order. Returns 0, or -1 if the count is wrong or one is missing. */
-EXPORT int skylet_cmsgpack_bind(void *const *addresses, int n) {
-    int expected = (int)(sizeof(api_symbols) / sizeof(api_symbols[0])) - 1;
-    if (n != expected)
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (addresses[i] == NULL)
-            return -1;
-    /* struct api is n function pointers in declaration order */
-    memcpy(&api, addresses, sizeof(api));
-    api_bound = 1;
-    return 0;
-}
 
 /* ---- Shared ---- */
 

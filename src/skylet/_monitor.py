@@ -2,8 +2,10 @@
 
 A thread (not a trio task: a runaway handler blocks trio's thread too)
 watches the scheduler. If the same message has been running for
-``runaway_timeout`` seconds, the service is flagged, and the count hook set
-by the boot chunk raises inside the handler at its next check.
+``runaway_timeout`` seconds, the monitor interrupts the service: with the C
+watchdog (``_watchdog.py``) the Lua state running right now raises at its
+next instruction; under the Lua count hook (no C watchdog), the service is
+flagged and the hook raises at its next check.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import time
 
 from ._logger import Logger
 from ._scheduler import Scheduler
+from ._service import Service
 from ._workers import ThreadedScheduler
+
+
+def interrupt(service: Service, why: str) -> None:
+    """Make ``service``'s running handler raise ``why`` (from any thread)."""
+    watch = service.watch
+    if watch is None or not watch.interrupt(why):
+        service.interrupt = why.encode()  # for the Lua count hook's CHECK
 
 
 class Monitor:
@@ -23,6 +33,8 @@ class Monitor:
         self._scheduler = scheduler
         self._timeout = timeout
         self._logger = logger
+        #: Seconds between two looks at the scheduler (read at every look).
+        self.period = min(1.0, timeout / 4)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -39,10 +51,9 @@ class Monitor:
             self._thread = None
 
     def _watch(self) -> None:
-        period = min(1.0, self._timeout / 4)
-        # Per dispatch loop: the message counter last seen, and since when.
+        # Per dispatcher: the message counter last seen, and since when.
         seen = [(-1, time.monotonic()) for _ in self._scheduler.dispatchers]
-        while not self._stop.wait(period):
+        while not self._stop.wait(self.period):
             now = time.monotonic()
             for index, dispatcher in enumerate(self._scheduler.dispatchers):
                 service = dispatcher.current
@@ -51,11 +62,11 @@ class Monitor:
                 if service is None or version != last:
                     seen[index] = (version, now)
                     continue
-                if now - since >= self._timeout and service.interrupt is None:
+                if now - since >= self._timeout:
                     why = (
                         f"service {service.address} interrupted: one message ran for more "
                         f"than {self._timeout:g}s (endless loop?)"
                     )
                     self._logger.log(service.handle, why)
-                    service.interrupt = why.encode()
+                    interrupt(service, why)
                     seen[index] = (version, now)

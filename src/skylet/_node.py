@@ -29,6 +29,7 @@ from ._service import Service
 from ._sockets import SocketServer
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
+from ._watchdog import choose_watchdog
 from ._workers import ThreadedScheduler
 
 #: Per-service Lua memory limit unless the config sets ``service_memlimit``.
@@ -76,6 +77,10 @@ class Node:
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
         #: The C msgpack codec each VM loads at boot (config ``msgpack``), or None.
         self.codec_path = choose_codec(self.config.get("msgpack"), lambda m: self.logger.log(0, m))
+        #: The C watchdog each VM loads at boot (config ``runaway_check``), or None.
+        self.watchdog_path = choose_watchdog(
+            self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
+        )
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
         self.codecache = CodeCache()
@@ -191,12 +196,16 @@ class Node:
         Raises :class:`LaunchError` and leaves nothing behind on failure.
         """
         service = Service(self.registry.new_handle(), name, args)
+        # Marked queued until booted, as skynet does, so no dispatcher can
+        # enter the VM while its main chunk still runs here.
+        service.in_queue = True
         self.registry.add(service)
         try:
             boot_service(self, service)
         except LaunchError:
             self.retire(service, "failed to launch")
             raise
+        self.scheduler.release(service)
         return service
 
     def retire(self, service: Service, reason: str) -> None:

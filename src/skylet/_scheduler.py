@@ -9,9 +9,10 @@ ever dispatched by one loop at a time. ``thread = N > 1`` uses
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from time import perf_counter
 from typing import Any
 
@@ -29,12 +30,32 @@ PASS_TURNS = 1024
 class Dispatcher:
     """What one dispatch loop is doing, read by the runaway monitor."""
 
-    __slots__ = ("current", "started", "version")
+    __slots__ = ("current", "started", "thread", "version")
 
     def __init__(self) -> None:
         self.current: Service | None = None
         self.started = 0.0
         self.version = 0  # moves with every message
+        self.thread = 0  # the thread running this loop
+
+
+@contextmanager
+def running(dispatchers: list[Dispatcher], service: Service) -> Iterator[None]:
+    """Another service's Lua runs inside the current turn (a launch runs the
+    new service's main chunk): the monitor watches that one meanwhile."""
+    ident = threading.get_ident()
+    me = next((d for d in dispatchers if d.thread == ident), None)
+    if me is None:
+        yield
+        return
+    outer = me.current
+    me.current = service
+    me.version += 1
+    try:
+        yield
+    finally:
+        me.current = outer
+        me.version += 1
 
 
 class Scheduler:
@@ -57,6 +78,13 @@ class Scheduler:
         if wake is not None:
             wake.set()
 
+    def release(self, service: Service) -> None:
+        """A service has booted: queue it if mail came meanwhile."""
+        if service.mailbox and not service.dead:
+            self.schedule(service)
+        else:
+            service.in_queue = False
+
     def deliver(self, service: Service, message: Message) -> None:
         """Queue a message the node itself produces (timers, errors, Python)."""
         if service.dead:
@@ -68,10 +96,14 @@ class Scheduler:
     def stop(self) -> None:
         self.stopping = True
 
+    def running(self, service: Service) -> Any:
+        return running(self.dispatchers, service)
+
     async def run(self) -> None:
         runq = self.runq
         turn = self._turn
         me = self.dispatchers[0]
+        me.thread = threading.get_ident()
         while not self.stopping:
             if not runq:
                 self.wake = trio.Event()

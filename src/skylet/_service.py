@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._watchdog import Watch
 
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
@@ -32,6 +35,7 @@ class Service:
         "name",
         "running_on",
         "runtime",
+        "watch",
     )
 
     def __init__(self, handle: int, name: str, args: str) -> None:
@@ -47,6 +51,9 @@ class Service:
         self.callers: set[tuple[int, int]] = set()
         self.message_count = 0
         self.cpu = 0.0
+        # How the monitor interrupts a runaway handler: the VM's C watch slot,
+        # or (without one) a flag the VM's Lua count hook polls.
+        self.watch: Watch | None = None
         self.interrupt: bytes | None = None
         #: The dispatcher running this service now (threaded scheduler only).
         self.running_on: Any = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import lupa.lua54 as lupa
@@ -11,6 +12,7 @@ from ._core import make_command, make_send
 from ._errors import LaunchError
 from ._paths import LUALIB
 from ._service import Service
+from ._watchdog import Watch, new_watch
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -36,6 +38,10 @@ def new_runtime(max_memory: int) -> Any:
     )
 
 
+def _offering(watch: Watch | None) -> AbstractContextManager[None]:
+    return nullcontext() if watch is None else watch.offered()
+
+
 def boot_service(node: Node, service: Service) -> None:
     """Run the boot chunk, which loads the service file and runs its main chunk.
 
@@ -52,15 +58,21 @@ def boot_service(node: Node, service: Service) -> None:
     boot = raw_load(code, b"=[skylet boot]", b"b")
     if isinstance(boot, tuple):  # (nil, message)  # pragma: no cover - skylet's own file
         raise LaunchError(boot[1].decode(errors="replace"))
+    if node.watchdog_path is not None:
+        service.watch = new_watch()
+    # The main chunk runs now, inside whatever turn launches the service:
+    # the monitor must interrupt this VM, not the launcher, if it loops.
     try:
-        boot(
-            make_send(node, service),
-            make_command(node, service),
-            service.handle,
-            service.name.encode(),
-            service.args.encode(),
-            node.codec_path,
-        )
+        with node.scheduler.running(service), _offering(service.watch):
+            boot(
+                make_send(node, service),
+                make_command(node, service),
+                service.handle,
+                service.name.encode(),
+                service.args.encode(),
+                node.codec_path,
+                node.watchdog_path,
+            )
     except lupa.LuaError as exc:
         text = str(exc)
         first = text.splitlines()[0] if text else "unknown error"

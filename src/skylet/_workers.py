@@ -25,11 +25,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import perf_counter
+from typing import Any
 
 import trio
 from lupa.lua54 import LuaError
 
-from ._scheduler import PASS_TURNS, Dispatcher
+from ._scheduler import PASS_TURNS, Dispatcher, running
 from ._service import Message, Service
 
 TURN_MESSAGES = 64
@@ -62,19 +63,37 @@ class ThreadedScheduler:
             self.lend_work(by)
 
     def lend_work(self, by: Dispatcher | None) -> None:
-        """New work is runnable: wake an idle dispatcher if it should not wait."""
+        """New work is runnable: wake an idle dispatcher if it should not wait.
+
+        ``by`` is the dispatcher whose turn made the work, None if unknown.
+        """
         if by is None:
+            by = self._here()
+        if by is None or by.current is None:
             # Made outside any turn (timers, sockets, Python): nobody will come
             # for it unless woken.
-            if self.wake is not None:
-                self.wake.set()
-            elif self.idle:
-                self._ready.notify()
+            self._wake_one(on_trio=by is self.dispatchers[0])
         elif perf_counter() - by.started > LONG_TURN:
             if self.idle:
                 self._ready.notify()
-            elif by is not self.dispatchers[0] and self._token is not None:
+            elif by is not self.dispatchers[0]:
+                self._wake_one(on_trio=False)
+
+    def _here(self) -> Dispatcher | None:
+        ident = threading.get_ident()
+        for dispatcher in self.dispatchers:
+            if dispatcher.thread == ident:
+                return dispatcher
+        return None
+
+    def _wake_one(self, on_trio: bool) -> None:
+        if self.wake is not None:
+            if on_trio:
+                self.wake.set()
+            elif self._token is not None:
                 self._token.run_sync_soon(self._wake_trio)
+        elif self.idle:
+            self._ready.notify()
 
     def _wake_trio(self) -> None:
         with self.lock:
@@ -85,6 +104,14 @@ class ThreadedScheduler:
         with self.lock:
             if not service.in_queue and not service.dead:
                 self.enqueue(service)
+
+    def release(self, service: Service) -> None:
+        """A service has booted: queue it if mail came meanwhile."""
+        with self.lock:
+            if service.mailbox and not service.dead:
+                self.enqueue(service)
+            else:
+                service.in_queue = False
 
     def deliver(self, service: Service, message: Message) -> None:
         """Queue a message the node itself produces (timers, errors, Python)."""
@@ -110,6 +137,7 @@ class ThreadedScheduler:
         """trio's dispatch loop; starts (and at the end joins) the worker threads."""
         self._token = trio.lowlevel.current_trio_token()
         me = self.dispatchers[0]
+        me.thread = threading.get_ident()
         for number, dispatcher in enumerate(self.dispatchers[1:], 1):
             worker = threading.Thread(
                 target=self._work, args=(dispatcher,), name=f"skylet-worker-{number}", daemon=True
@@ -147,7 +175,11 @@ class ThreadedScheduler:
         for worker in self._workers:
             worker.join()
 
+    def running(self, service: Service) -> Any:
+        return running(self.dispatchers, service)
+
     def _work(self, me: Dispatcher) -> None:
+        me.thread = threading.get_ident()
         runq = self.runq
         ready = self._ready
         while True:

@@ -2,7 +2,7 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, command, handle, service_name, args_line, codec_path = ...
+local send, command, handle, service_name, args_line, codec_path, watchdog_path = ...
 
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
@@ -45,11 +45,17 @@ end
 _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
--- The node's C msgpack codec (skylet/_lmsgpack.c), the only native code a VM
--- loads; without it skynet.lua falls back to skylet.msgpack.
+-- The node's C modules, the only native code a VM loads: the msgpack codec
+-- (skylet/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
+-- and the watchdog (skylet/_lwatchdog.c; without it, the Lua hook below).
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
+end
+local watchdog
+if watchdog_path then
+  local ok, module = pcall(package.loadlib(watchdog_path, "luaopen_skylet_watchdog"))
+  watchdog = ok and module or nil
 end
 package.loadlib = nil
 package.cpath = ""
@@ -77,39 +83,48 @@ package.loaded["skylet.core"] = {
 }
 
 -- A handler that never yields must not freeze the node: the node's monitor
--- flags a service whose current message runs too long, and this hook raises
--- inside it. debug.sethook keeps the Lua hook per coroutine, so every
--- coroutine gets it when it is created.
-local sethook, co_create, co_resume = debug.sethook, coroutine.create, coroutine.resume
-local HOOK_COUNT = 1000000
+-- interrupts a service whose current message runs too long.
+if watchdog then
+  -- The C watchdog sets a hook on the running lua_State only then; its
+  -- resume and wrap (Lua's own, plus bookkeeping) tell it which state runs.
+  coroutine.resume = watchdog.resume
+  coroutine.wrap = watchdog.wrap
+else
+  -- Without it, a count hook asks the node whether the service is flagged.
+  -- (Any hook slows Lua down by about half.) debug.sethook keeps the hook
+  -- per coroutine, so every coroutine gets it when it is created.
+  local sethook, co_create, co_resume = debug.sethook, coroutine.create, coroutine.resume
+  local HOOK_COUNT = 1000000
 
-local function watchdog()
-  local why = command("CHECK")
-  if why then
-    error(why, 2)
+  local function check()
+    local why = command("CHECK")
+    if why then
+      error(why, 2)
+    end
+  end
+  sethook(check, "", HOOK_COUNT)
+
+  function coroutine.create(f)
+    local co = co_create(f)
+    sethook(co, check, "", HOOK_COUNT)
+    return co
+  end
+
+  local function wrap_result(ok, ...)
+    if not ok then
+      error((...), 0)
+    end
+    return ...
+  end
+
+  function coroutine.wrap(f)
+    local co = coroutine.create(f)
+    return function(...)
+      return wrap_result(co_resume(co, ...))
+    end
   end
 end
-sethook(watchdog, "", HOOK_COUNT)
-
-function coroutine.create(f)
-  local co = co_create(f)
-  sethook(co, watchdog, "", HOOK_COUNT)
-  return co
-end
-
-local function wrap_result(ok, ...)
-  if not ok then
-    error((...), 0)
-  end
-  return ...
-end
-
-function coroutine.wrap(f)
-  local co = coroutine.create(f)
-  return function(...)
-    return wrap_result(co_resume(co, ...))
-  end
-end
+watchdog = nil
 
 SERVICE_NAME = service_name
 
