@@ -70,7 +70,7 @@ class Node:
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
-        self.codecache = CodeCache()
+        self.codecache = CodeCache.from_config(self.config, warn=self._warn)
         self.scheduler = Scheduler(self._dispatch_failed)
         self.timers = Timers(self._timer_expired)
         self.monitor = Monitor(
@@ -135,6 +135,11 @@ class Node:
         self.scheduler.stopping = True
         if self._stopped is not None:
             self._stopped.set()
+        if self._boot is None and self._booted_event is not None:
+            # Stopped (e.g. skynet.abort() in the start service) before the
+            # bootstrap reported: the scheduler is stopping, so the report
+            # would never come.
+            self.booted(True, None)
 
     def abort(self) -> None:
         """``skynet.abort()``: stop the node with exit status 0."""
@@ -249,6 +254,9 @@ class Node:
             self.post(target, ptypes.RESPONSE, session, 0, None)
 
     # ----- output -----
+
+    def _warn(self, message: str) -> None:
+        self.logger.log(0, message)
 
     def print(self, text: str) -> None:
         if self._stdout is not None:

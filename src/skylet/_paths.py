@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -25,10 +26,12 @@ LUALIB_PATTERN = str(LUALIB / "?.lua")
 SERVICES_PATTERN = str(SERVICES / "?.lua")
 
 
-def search(name: str, patterns: str) -> tuple[Path | None, list[str]]:
+def search(name: str, patterns: str) -> tuple[str | None, list[str]]:
     """Resolve ``name`` against ``;``-separated ``?`` patterns, as Lua's searchpath.
 
-    Returns the first existing file and the list of candidates tried.
+    Returns the first candidate that is an existing file (as the pattern
+    spelled it) and the list of candidates tried. Plain strings and one
+    ``stat`` per candidate: this runs for every ``require`` of every service.
     """
     tried = []
     dotted = name.replace(".", "/")
@@ -37,7 +40,6 @@ def search(name: str, patterns: str) -> tuple[Path | None, list[str]]:
             continue
         candidate = pattern.replace("?", dotted)
         tried.append(candidate)
-        path = Path(candidate)
-        if path.is_file():
-            return path.resolve(), tried
+        if os.path.isfile(candidate):
+            return candidate, tried
     return None, tried

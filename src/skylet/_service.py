@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._codecache import Mode
 
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
@@ -21,6 +24,7 @@ class Service:
     __slots__ = (
         "args",
         "callers",
+        "codecache_mode",
         "cpu",
         "dead",
         "dispatch",
@@ -47,6 +51,8 @@ class Service:
         self.message_count = 0
         self.cpu = 0.0
         self.interrupt: bytes | None = None
+        # skynet.codecache.mode() of this service; None: the node's default.
+        self.codecache_mode: Mode | None = None
 
     @property
     def address(self) -> str:

@@ -38,6 +38,16 @@ local skynet = {
 }
 local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 
+-- skynet.cache is skynet.codecache, loaded on first use: most services never
+-- touch it, and every module a service loads costs it memory.
+setmetatable(skynet, { __index = function(t, k)
+  if k == "cache" then
+    local cache = require "skynet.codecache"
+    t.cache = cache
+    return cache
+  end
+end })
+
 local proto = {}
 
 -- session -> coroutine waiting for that response (or "BREAK": answer ignored)
