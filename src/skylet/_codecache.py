@@ -153,12 +153,19 @@ class CodeCache:
             )
         return cls(mode, reload=reload, warn=warn)
 
-    def load(self, path: str | os.PathLike[str], chunkname: str, mode: Mode | None = None) -> Chunk:
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        chunkname: str,
+        mode: Mode | None = None,
+        stat: os.stat_result | None = None,
+    ) -> Chunk:
         """The chunk for the file at ``path``, compiling it on first use.
 
         ``chunkname`` is what tracebacks call the file (usually the path as
-        the search pattern spelled it). Raises :class:`CompileError` naming
-        the file (and line) if it cannot be read or compiled.
+        the search pattern spelled it); ``stat``, if the caller has it, saves
+        a system call. Raises :class:`CompileError` naming the file (and
+        line) if it cannot be read or compiled.
         """
         if mode is None:
             mode = self.mode
@@ -166,10 +173,8 @@ class CodeCache:
         if mode is not Mode.OFF:
             entry = self._entries.get(key)
             if entry is not None:
-                entry = self._check(key, entry, chunkname)
-                if entry is not None:
-                    return entry.chunk
-            elif mode is Mode.ON:
+                return self._check(key, entry, chunkname, stat).chunk
+            if mode is Mode.ON:
                 return self._compile_once(key, chunkname, None).chunk
         with self._lock:
             self._misses += 1
@@ -206,14 +211,17 @@ class CodeCache:
             self._resolved[path] = resolved
         return resolved
 
-    def _check(self, key: str, entry: _Entry, chunkname: str) -> _Entry | None:
-        """``entry`` if it may be served (counting the hit); a recompiled entry
-        if the file changed and the cache reloads; None if the file is gone."""
-        try:
-            stat = os.stat(key)
-        except OSError:
-            # Deleted after the search found it: nothing newer to compare with.
-            stat = None
+    def _check(
+        self, key: str, entry: _Entry, chunkname: str, stat: os.stat_result | None
+    ) -> _Entry:
+        """``entry`` if it may be served (counting the hit), or a recompiled
+        entry if the file changed and the cache reloads."""
+        if stat is None:
+            try:
+                stat = os.stat(key)
+            except OSError:
+                # Deleted after the search found it: nothing newer to compare with.
+                stat = None
         if stat is None or not entry.changed(stat):
             with self._lock:
                 self._hits += 1

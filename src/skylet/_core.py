@@ -181,11 +181,11 @@ def _load_code(
 ) -> tuple[Any, ...]:
     # (chunkname, code, load mode) | (None, files tried) | (False, compile error)
     text = _text(name)
-    path, tried = search(text, patterns)
+    path, tried, stat = search(text, patterns)
     if path is None:
         return None, "\n\t".join(f"no file '{t}'" for t in tried).encode()
     try:
-        chunk = node.codecache.load(path, path, service.codecache_mode)
+        chunk = node.codecache.load(path, path, service.codecache_mode, stat)
     except CompileError as exc:
         return False, f"error loading {kind} '{text}': {exc}".encode()
     return path.encode(), chunk.code, chunk.mode
