@@ -676,10 +676,26 @@ do
   }
 end
 
-require "skynet.debug" .init(skynet, {
-  dispatch = skynet.dispatch_message,
-  suspend = suspend,
-  resume = coroutine_resume,
-})
+-- The debug protocol's handlers (skynet.debug) load with the first debug
+-- message: most services never get one, and each module a VM loads costs
+-- it memory (~11 KB here) and launch time.
+do
+  local export = {
+    dispatch = skynet.dispatch_message,
+    suspend = suspend,
+    resume = coroutine_resume,
+  }
+  skynet.register_protocol {
+    name = "debug",
+    id = skynet.PTYPE_DEBUG,
+    pack = mp.pack,
+    unpack = mp.unpack,
+    dispatch = function(...)
+      proto.debug, proto[skynet.PTYPE_DEBUG] = nil, nil
+      require "skynet.debug" .init(skynet, export)
+      return proto[skynet.PTYPE_DEBUG].dispatch(...)
+    end,
+  }
+end
 
 return skynet
