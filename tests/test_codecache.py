@@ -9,8 +9,8 @@ from pathlib import Path
 import lupa.lua54 as lupa
 import pytest
 
-from skylet import ConfigError
-from skylet._codecache import CodeCache, CodeCacheStats, CompileError, Mode
+from skylet import CodeCache, CodeCacheMode, CodeCacheStats, ConfigError
+from skylet._codecache import CompileError
 
 
 def write(path: Path, text: str) -> Path:
@@ -96,7 +96,7 @@ def test_a_file_of_bytecode_is_refused(tmp_path: Path) -> None:
     path.write_bytes(dumped)
     with pytest.raises(CompileError, match="attempt to load a binary chunk"):
         CodeCache().load(path, "evil.lua")
-    chunk = CodeCache(Mode.OFF).load(path, "evil.lua")
+    chunk = CodeCache(CodeCacheMode.OFF).load(path, "evil.lua")
     assert chunk.mode == b"t"
     with pytest.raises(AssertionError, match="attempt to load a binary chunk"):
         run(chunk.code, chunk.mode)
@@ -104,7 +104,7 @@ def test_a_file_of_bytecode_is_refused(tmp_path: Path) -> None:
 
 def test_off_reads_the_file_every_time_and_caches_nothing(tmp_path: Path) -> None:
     path = write(tmp_path / "m.lua", "return 1")
-    cache = CodeCache(Mode.OFF)
+    cache = CodeCache(CodeCacheMode.OFF)
     chunk = cache.load(path, "m.lua")
     assert chunk == (b"return 1", b"t")
     write(path, "return 22")
@@ -118,14 +118,14 @@ def test_off_ignores_what_is_cached(tmp_path: Path) -> None:
     cache = CodeCache()
     cache.load(path, "m.lua")
     write(path, "return 2")
-    assert cache.load(path, "m.lua", Mode.OFF).code == b"return 2"
+    assert cache.load(path, "m.lua", CodeCacheMode.OFF).code == b"return 2"
 
 
 def test_exist_uses_the_cache_but_does_not_fill_it(tmp_path: Path) -> None:
     cached = write(tmp_path / "cached.lua", "return 1")
     fresh = write(tmp_path / "fresh.lua", "return 2")
-    cache = CodeCache(Mode.EXIST)
-    compiled = cache.load(cached, "cached.lua", Mode.ON)
+    cache = CodeCache(CodeCacheMode.EXIST)
+    compiled = cache.load(cached, "cached.lua", CodeCacheMode.ON)
     assert cache.load(cached, "cached.lua") is compiled
     assert cache.load(fresh, "fresh.lua") == (b"return 2", b"t")
     assert cache.load(fresh, "fresh.lua") == (b"return 2", b"t")
@@ -245,13 +245,13 @@ def test_concurrent_loads_of_a_broken_file_all_fail(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("config", "mode", "reload"),
     [
-        ({}, Mode.ON, False),
-        ({"codecache": "EXIST"}, Mode.EXIST, False),
-        ({"codecache": "OFF", "codecache_reload": True}, Mode.OFF, True),
-        ({"codecache_reload": "true"}, Mode.ON, True),
+        ({}, CodeCacheMode.ON, False),
+        ({"codecache": "EXIST"}, CodeCacheMode.EXIST, False),
+        ({"codecache": "OFF", "codecache_reload": True}, CodeCacheMode.OFF, True),
+        ({"codecache_reload": "true"}, CodeCacheMode.ON, True),
     ],
 )
-def test_config_keys(config: dict[str, object], mode: Mode, reload: bool) -> None:
+def test_config_keys(config: dict[str, object], mode: CodeCacheMode, reload: bool) -> None:
     cache = CodeCache.from_config(config)
     assert (cache.mode, cache.reload) == (mode, reload)
 

@@ -34,7 +34,7 @@ class CompileError(SkyletError):
     """A Lua file could not be read or compiled; the message names file and line."""
 
 
-class Mode(enum.Enum):
+class CodeCacheMode(enum.Enum):
     """skynet's code cache modes."""
 
     ON = "ON"
@@ -42,8 +42,8 @@ class Mode(enum.Enum):
     OFF = "OFF"
 
     @classmethod
-    def parse(cls, value: object) -> Mode:
-        """``Mode`` from ``"ON"``/``"EXIST"``/``"OFF"`` (str or bytes); ValueError otherwise."""
+    def parse(cls, value: object) -> CodeCacheMode:
+        """The mode named ``"ON"``, ``"EXIST"`` or ``"OFF"`` (str or bytes); else ValueError."""
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         try:
             return cls(text)
@@ -117,7 +117,7 @@ class CodeCache:
 
     def __init__(
         self,
-        mode: Mode = Mode.ON,
+        mode: CodeCacheMode = CodeCacheMode.ON,
         *,
         reload: bool = False,
         warn: Callable[[str], None] | None = None,
@@ -141,7 +141,7 @@ class CodeCache:
     ) -> CodeCache:
         """The cache a node config asks for: keys ``codecache`` and ``codecache_reload``."""
         try:
-            mode = Mode.parse(config.get("codecache", "ON"))
+            mode = CodeCacheMode.parse(config.get("codecache", "ON"))
         except ValueError as exc:
             raise ConfigError(f"config key 'codecache': {exc}") from None
         reload = config.get("codecache_reload", False)
@@ -157,7 +157,7 @@ class CodeCache:
         self,
         path: str | os.PathLike[str],
         chunkname: str,
-        mode: Mode | None = None,
+        mode: CodeCacheMode | None = None,
         stat: os.stat_result | None = None,
     ) -> Chunk:
         """The chunk for the file at ``path``, compiling it on first use.
@@ -170,11 +170,11 @@ class CodeCache:
         if mode is None:
             mode = self.mode
         key = self._resolve(os.fspath(path))
-        if mode is not Mode.OFF:
+        if mode is not CodeCacheMode.OFF:
             entry = self._entries.get(key)
             if entry is not None:
                 return self._check(key, entry, chunkname, stat).chunk
-            if mode is Mode.ON:
+            if mode is CodeCacheMode.ON:
                 return self._compile_once(key, chunkname, None).chunk
         with self._lock:
             self._misses += 1

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _ptype as ptypes
-from ._codecache import CompileError, Mode
+from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
 from ._paths import search
 from ._service import Service
@@ -207,7 +207,7 @@ def _codecache(node: Node, service: Service, op: bytes, arg: Any = None) -> Any:
     if op == b"mode":
         if arg is None:
             return (service.codecache_mode or node.codecache.mode).value.encode()
-        service.codecache_mode = Mode.parse(arg)
+        service.codecache_mode = CodeCacheMode.parse(arg)
         return None
     if op == b"clear":
         node.codecache.clear()

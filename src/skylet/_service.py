@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._codecache import Mode
+    from ._codecache import CodeCacheMode
 
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
@@ -52,7 +52,7 @@ class Service:
         self.cpu = 0.0
         self.interrupt: bytes | None = None
         # skynet.codecache.mode() of this service; None: the node's default.
-        self.codecache_mode: Mode | None = None
+        self.codecache_mode: CodeCacheMode | None = None
 
     @property
     def address(self) -> str:
