@@ -1,5 +1,6 @@
 """skylet: many isolated Lua VMs in one process as skynet-style services."""
 
+from ._codecache import CodeCache, CodeCacheMode, CodeCacheStats
 from ._config import load_config
 from ._errors import (
     CallError,
@@ -14,6 +15,9 @@ from ._node import Node, open_node
 
 __all__ = [
     "CallError",
+    "CodeCache",
+    "CodeCacheMode",
+    "CodeCacheStats",
     "ConfigError",
     "InjectResult",
     "LaunchError",

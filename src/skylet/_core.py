@@ -9,12 +9,13 @@ bytes, numbers, booleans or None.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _ptype as ptypes
-from ._codecache import CompileError
+from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
 from ._paths import search
 from ._scheduler import Scheduler
@@ -226,27 +227,45 @@ def _stat(node: Node, service: Service, what: bytes) -> Any:
     return None
 
 
-def _load_code(node: Node, name: bytes, patterns: str, kind: str) -> tuple[Any, bytes]:
+def _load_code(
+    node: Node, service: Service, name: bytes, patterns: str, kind: str
+) -> tuple[Any, ...]:
+    # (chunkname, code, load mode) | (None, files tried) | (False, compile error)
     text = _text(name)
-    path, tried = search(text, patterns)
+    path, tried, stat = search(text, patterns)
     if path is None:
         return None, "\n\t".join(f"no file '{t}'" for t in tried).encode()
-    chunkname = tried[-1]  # search stops at the candidate that exists
     try:
-        return chunkname.encode(), node.codecache.load(path, chunkname)
+        chunk = node.codecache.load(path, path, service.codecache_mode, stat)
     except CompileError as exc:
         return False, f"error loading {kind} '{text}': {exc}".encode()
+    return path.encode(), chunk.code, chunk.mode
 
 
-def _loadmodule(node: Node, service: Service, name: bytes) -> tuple[Any, bytes]:
-    return _load_code(node, name, node.lua_path, "module")
+def _loadmodule(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
+    return _load_code(node, service, name, node.lua_path, "module")
 
 
-def _loadservice(node: Node, service: Service, name: bytes) -> tuple[Any, bytes]:
-    path, code = _load_code(node, name, node.luaservice, "service")
-    if path is None:
-        return None, f"service '{_text(name)}' not found:\n\t{_text(code)}".encode()
-    return path, code
+def _loadservice(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
+    found = _load_code(node, service, name, node.luaservice, "service")
+    if found[0] is None:
+        return None, f"service '{_text(name)}' not found:\n\t{_text(found[1])}".encode()
+    return found
+
+
+def _codecache(node: Node, service: Service, op: bytes, arg: Any = None) -> Any:
+    # skynet.codecache: this service's mode, and the node's shared cache.
+    if op == b"mode":
+        if arg is None:
+            return (service.codecache_mode or node.codecache.mode).value.encode()
+        service.codecache_mode = CodeCacheMode.parse(arg)
+        return None
+    if op == b"clear":
+        node.codecache.clear()
+        return None
+    if op == b"stats":
+        return tuple(dataclasses.astuple(node.codecache.stats()))
+    raise SkyletError(f"unknown codecache operation {op!r}")
 
 
 def _callback(node: Node, service: Service, dispatch: Any) -> None:
@@ -298,6 +317,7 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"STAT": _stat,
     b"LOADMODULE": _loadmodule,
     b"LOADSERVICE": _loadservice,
+    b"CODECACHE": _codecache,
     b"CALLBACK": _callback,
     b"REDIRECT": _redirect,
     b"CHECK": _check,

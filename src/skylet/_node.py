@@ -83,7 +83,7 @@ class Node:
         )
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
-        self.codecache = CodeCache()
+        self.codecache = CodeCache.from_config(self.config, warn=self._warn)
         self.scheduler: Scheduler | ThreadedScheduler
         if self.threads == 1:
             self.scheduler = Scheduler(self._dispatch_failed)
@@ -295,6 +295,9 @@ class Node:
             self.post(target, ptypes.RESPONSE, session, 0, None)
 
     # ----- output -----
+
+    def _warn(self, message: str) -> None:
+        self.logger.log(0, message)
 
     def print(self, text: str) -> None:
         if self._stdout is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+from typing import NamedTuple
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -25,10 +28,20 @@ LUALIB_PATTERN = str(LUALIB / "?.lua")
 SERVICES_PATTERN = str(SERVICES / "?.lua")
 
 
-def search(name: str, patterns: str) -> tuple[Path | None, list[str]]:
+class Found(NamedTuple):
+    """What :func:`search` found: ``path`` as the pattern spelled it (None if
+    no candidate is a file), every candidate tried, and the file's ``stat``."""
+
+    path: str | None
+    tried: list[str]
+    stat: os.stat_result | None
+
+
+def search(name: str, patterns: str) -> Found:
     """Resolve ``name`` against ``;``-separated ``?`` patterns, as Lua's searchpath.
 
-    Returns the first existing file and the list of candidates tried.
+    Plain strings and one ``stat`` per candidate: this runs for every
+    ``require`` of every service, and the code cache reuses the ``stat``.
     """
     tried = []
     dotted = name.replace(".", "/")
@@ -37,7 +50,10 @@ def search(name: str, patterns: str) -> tuple[Path | None, list[str]]:
             continue
         candidate = pattern.replace("?", dotted)
         tried.append(candidate)
-        path = Path(candidate)
-        if path.is_file():
-            return path.resolve(), tried
-    return None, tried
+        try:
+            found = os.stat(candidate)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(found.st_mode):
+            return Found(candidate, tried, found)
+    return Found(None, tried, None)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._codecache import CodeCacheMode
     from ._watchdog import Watch
 
 #: (ptype, session, source, payload)
@@ -24,6 +25,7 @@ class Service:
     __slots__ = (
         "args",
         "callers",
+        "codecache_mode",
         "cpu",
         "dead",
         "dispatch",
@@ -57,6 +59,8 @@ class Service:
         self.interrupt: bytes | None = None
         #: The dispatcher running this service now (threaded scheduler only).
         self.running_on: Any = None
+        # skynet.codecache.mode() of this service; None: the node's default.
+        self.codecache_mode: CodeCacheMode | None = None
 
     @property
     def address(self) -> str:

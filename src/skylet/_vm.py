@@ -51,11 +51,11 @@ def boot_service(node: Node, service: Service) -> None:
     runtime = new_runtime(node.memlimit)
     service.runtime = runtime
     try:
-        code = node.codecache.load(BOOT, str(BOOT))
+        chunk = node.codecache.load(BOOT, str(BOOT))
     except CompileError as exc:  # pragma: no cover - skylet's own file
         raise LaunchError(str(exc)) from None
     raw_load = runtime.globals().load
-    boot = raw_load(code, b"=[skylet boot]", b"b")
+    boot = raw_load(chunk.code, b"@" + str(BOOT).encode(), chunk.mode)
     if isinstance(boot, tuple):  # (nil, message)  # pragma: no cover - skylet's own file
         raise LaunchError(boot[1].decode(errors="replace"))
     if node.watchdog_path is not None:

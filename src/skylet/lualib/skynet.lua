@@ -38,6 +38,16 @@ local skynet = {
 }
 local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 
+-- skynet.cache is skynet.codecache, loaded on first use: most services never
+-- touch it, and every module a service loads costs it memory.
+setmetatable(skynet, { __index = function(t, k)
+  if k == "cache" then
+    local cache = require "skynet.codecache"
+    t.cache = cache
+    return cache
+  end
+end })
+
 local proto = {}
 
 -- session -> coroutine waiting for that response (or "BREAK": answer ignored)
@@ -666,11 +676,27 @@ do
   }
 end
 
-require "skynet.debug" .init(skynet, {
-  dispatch = skynet.dispatch_message,
-  suspend = suspend,
-  resume = coroutine_resume,
-  proto = proto, -- for inject's _P: every protocol's dispatch function
-})
+-- The debug protocol's handlers (skynet.debug) load with the first debug
+-- message: most services never get one, and each module a VM loads costs
+-- it memory (~11 KB here) and launch time.
+do
+  local export = {
+    dispatch = skynet.dispatch_message,
+    suspend = suspend,
+    resume = coroutine_resume,
+    proto = proto, -- for inject's _P: every protocol's dispatch function
+  }
+  skynet.register_protocol {
+    name = "debug",
+    id = skynet.PTYPE_DEBUG,
+    pack = mp.pack,
+    unpack = mp.unpack,
+    dispatch = function(...)
+      proto.debug, proto[skynet.PTYPE_DEBUG] = nil, nil
+      require "skynet.debug" .init(skynet, export)
+      return proto[skynet.PTYPE_DEBUG].dispatch(...)
+    end,
+  }
+end
 
 return skynet

@@ -60,17 +60,19 @@ end
 package.loadlib = nil
 package.cpath = ""
 
+-- The node answers with the chunk and how to load it: "b" for bytecode it
+-- compiled itself, "t" for source text (code cache mode OFF or EXIST).
 local function lua_searcher(name)
-  local path, code = command("LOADMODULE", name)
+  local path, code, mode = command("LOADMODULE", name)
   if path == nil then
     return "\n\t" .. code
   end
   if path == false then
     error(code, 0)
   end
-  local f, err = raw_load(code, "@" .. path, "b")
+  local f, err = raw_load(code, "@" .. path, mode)
   if not f then
-    error(string.format("error loading module '%s' from file '%s':\n\t%s", name, path, err), 0)
+    error(string.format("error loading module '%s': %s", name, err), 0)
   end
   return f, path
 end
@@ -128,16 +130,14 @@ watchdog = nil
 
 SERVICE_NAME = service_name
 
-local path, code = command("LOADSERVICE", service_name)
-if path == nil then
-  error(code, 0)
-elseif path == false then
+local path, code, mode = command("LOADSERVICE", service_name)
+if not path then
   error(code, 0)
 end
 SERVICE_PATH = path:match("^(.*[/\\])") or "./"
-local main, err = raw_load(code, "@" .. path, "b")
+local main, err = raw_load(code, "@" .. path, mode)
 if not main then
-  error(err, 0)
+  error(string.format("error loading service '%s': %s", service_name, err), 0)
 end
 
 local args, n = {}, 0
