@@ -71,13 +71,29 @@ def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
 
 
 def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | None]:
-    """The same, for worker threads: queue state changes under the scheduler lock."""
+    """The same for ``thread > 1``: while the node is parallel, under the lock."""
     services = node.registry.services
     pending = node.pending
     scheduler = node.scheduler
     assert isinstance(scheduler, ThreadedScheduler)
     lock = scheduler.lock
+    enqueue = scheduler.enqueue
     source = service.handle
+
+    def put(target: Service, ptype: int, session: int, msg: Any) -> None:
+        if session:
+            if ptype in ANSWERS:
+                key = (target.handle, session)
+                callee = pending.pop(key, None)
+                if callee is not None:
+                    callee.callers.discard(key)
+            else:
+                key = (source, session)
+                pending[key] = target
+                target.callers.add(key)
+        target.mailbox.append((ptype, session, source, msg))
+        if not target.in_queue:
+            enqueue(target)
 
     def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
         target = services.get(dest)
@@ -88,24 +104,13 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
                     with lock:
                         node.forget_request(dest, session)
                 return None
-        with lock:
-            if target.dead:
-                return None
-            if session:
-                if ptype in ANSWERS:
-                    key = (target.handle, session)
-                    callee = pending.pop(key, None)
-                    if callee is not None:
-                        callee.callers.discard(key)
-                else:
-                    key = (source, session)
-                    pending[key] = target
-                    target.callers.add(key)
-            target.mailbox.append((ptype, session, source, msg))
-            if not target.in_queue:
-                scheduler.enqueue(target, service.running_on)
-            elif scheduler.idle or scheduler.wake is not None:
-                scheduler.lend_work(service.running_on)
+        if scheduler.parallel:
+            with lock:
+                if target.dead:
+                    return None
+                put(target, ptype, session, msg)
+        else:
+            put(target, ptype, session, msg)
         return True
 
     return send

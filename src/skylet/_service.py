@@ -26,16 +26,17 @@ class Service:
         "args",
         "callers",
         "codecache_mode",
+        "cost",
         "cpu",
         "dead",
         "dispatch",
         "handle",
         "in_queue",
         "interrupt",
+        "light",
         "mailbox",
         "message_count",
         "name",
-        "running_on",
         "runtime",
         "watch",
     )
@@ -57,8 +58,10 @@ class Service:
         # or (without one) a flag the VM's Lua count hook polls.
         self.watch: Watch | None = None
         self.interrupt: bytes | None = None
-        #: The dispatcher running this service now (threaded scheduler only).
-        self.running_on: Any = None
+        # Threaded scheduler: average seconds per message, and whether that
+        # is known to be small enough to keep the service on trio's thread.
+        self.cost = 0.0
+        self.light = False
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
 

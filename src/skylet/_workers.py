@@ -1,22 +1,24 @@
-"""``thread = N > 1``: N dispatchers, trio's thread being the first of them.
+"""``thread = N > 1``: trio's thread dispatches, N-1 workers run heavy services.
 
 lupa releases the GIL while Lua runs, so services dispatched by different
-threads run Lua in parallel. Two costs shape the design (measured, see
+threads run Lua in parallel. Three measured costs shape the design (see
 docs/architecture.md): a Python->Lua call is about 30% slower from any
-thread but the main one, and handing the GIL or a service from thread to
-thread costs more than a message. So trio's own thread dispatches, as with
-``thread = 1``, and the N-1 worker threads take only work that can run in
-parallel; every dispatcher keeps the mail it makes for itself (a call and
-its answer stay on one thread). Work is lent to an idle dispatcher when:
+thread but the main one; two threads running message-bound services fight
+over the GIL and deliver less than one; and a lock on every send costs a
+quarter of a message. So:
 
-- a dispatcher starts a turn while other services are runnable, or
-- a turn that has run for a while (``LONG_TURN``) makes new work runnable, or
-- trio's thread makes work (timers, sockets, Python) while its dispatch
-  loop is idle.
+- trio's thread dispatches everything, as with ``thread = 1``, while it is
+  alone: the node is *serial* and the queues need no lock;
+- each service carries an estimate of what one of its messages costs. Light
+  services wait in ``runq``, which only trio's thread serves; heavy services
+  (or services not known yet) wait in ``heavyq``;
+- trio's dispatcher hands heavy work to parked workers, which makes the node
+  *parallel* until every worker has parked again; workers only ever take
+  heavy work. While parallel, every queue change holds ``lock``.
 
-Exclusivity: a service is in the run-queue at most once (``in_queue``,
-changed only under ``lock``) and stays marked while it is dispatched, so no
-two dispatchers ever run one service at once.
+Exclusivity: a service is in a queue at most once (``in_queue``), stays
+marked while it is dispatched, and a worker only runs what it was handed or
+took from ``heavyq`` under the lock, so no two threads run one service.
 """
 
 from __future__ import annotations
@@ -30,70 +32,62 @@ from typing import Any
 import trio
 from lupa.lua54 import LuaError
 
-from ._scheduler import PASS_TURNS, Dispatcher, running
+from ._scheduler import PASS_TURNS, TURN_MESSAGES, Dispatcher, running
 from ._service import Message, Service
 
-TURN_MESSAGES = 64
-#: A turn longer than this lends its new work to idle workers (seconds).
-LONG_TURN = 0.001
+#: A service whose messages cost more than this on average runs in parallel.
+HEAVY_MESSAGE = 0.00005
+#: Messages before a service's cost is trusted (until then it counts as heavy).
+KNOWN_AFTER = 4
+
+
+class _Worker:
+    __slots__ = ("dispatcher", "handed", "thread", "wake")
+
+    def __init__(self) -> None:
+        self.dispatcher = Dispatcher()
+        self.wake = threading.Event()
+        self.handed: Service | None = None
+        self.thread: threading.Thread | None = None
 
 
 class ThreadedScheduler:
     def __init__(self, threads: int, on_error: Callable[[Service, BaseException], None]) -> None:
         self.threads = threads
         self.runq: deque[Service] = deque()
+        self.heavyq: deque[Service] = deque()
         self.lock = threading.Lock()
-        self._ready = threading.Condition(self.lock)
-        self.idle = 0  # worker threads waiting for work
-        #: Set while trio's dispatch loop waits for work (changed under ``lock``).
+        #: True while a worker may touch the queues; only trio's thread sets it.
+        self.parallel = False
+        #: Set while trio's dispatch loop waits for work.
         self.wake: trio.Event | None = None
         self.stopping = False
-        self.dispatchers = [Dispatcher() for _ in range(threads)]
+        self._workers = [_Worker() for _ in range(threads - 1)]
+        self._parked = list(self._workers)
+        self.dispatchers = [Dispatcher()] + [w.dispatcher for w in self._workers]
         self._on_error = on_error
-        self._workers: list[threading.Thread] = []
         self._token: trio.lowlevel.TrioToken | None = None
 
-    # ----- making services runnable (any thread; callers hold ``lock``) -----
+    # ----- making services runnable -----
 
-    def enqueue(self, service: Service, by: Dispatcher | None = None) -> None:
-        """Queue a service that got mail; ``by`` is the dispatcher whose turn sent it."""
+    def enqueue(self, service: Service) -> None:
+        """Queue a service that got mail (holding ``lock`` when parallel)."""
         service.in_queue = True
-        self.runq.append(service)
-        if self.idle or self.wake is not None:
-            self.lend_work(by)
-
-    def lend_work(self, by: Dispatcher | None) -> None:
-        """New work is runnable: wake an idle dispatcher if it should not wait.
-
-        ``by`` is the dispatcher whose turn made the work, None if unknown.
-        """
-        if by is None:
-            by = self._here()
-        if by is None or by.current is None:
-            # Made outside any turn (timers, sockets, Python): nobody will come
-            # for it unless woken.
-            self._wake_one(on_trio=by is self.dispatchers[0])
-        elif perf_counter() - by.started > LONG_TURN:
-            if self.idle:
-                self._ready.notify()
-            elif by is not self.dispatchers[0]:
-                self._wake_one(on_trio=False)
-
-    def _here(self) -> Dispatcher | None:
-        ident = threading.get_ident()
-        for dispatcher in self.dispatchers:
-            if dispatcher.thread == ident:
-                return dispatcher
-        return None
-
-    def _wake_one(self, on_trio: bool) -> None:
+        if service.light:
+            self.runq.append(service)
+        else:
+            self.heavyq.append(service)
         if self.wake is not None:
-            if on_trio:
-                self.wake.set()
-            elif self._token is not None:
-                self._token.run_sync_soon(self._wake_trio)
-        elif self.idle:
-            self._ready.notify()
+            self._wake_trio_soon()
+
+    def _wake_trio_soon(self) -> None:
+        if self._token is None:
+            return
+        if threading.get_ident() == self.dispatchers[0].thread:
+            assert self.wake is not None
+            self.wake.set()
+        else:
+            self._token.run_sync_soon(self._wake_trio)
 
     def _wake_trio(self) -> None:
         with self.lock:
@@ -115,45 +109,46 @@ class ThreadedScheduler:
 
     def deliver(self, service: Service, message: Message) -> None:
         """Queue a message the node itself produces (timers, errors, Python)."""
+        on_trio = threading.get_ident() == self.dispatchers[0].thread
+        if not self.parallel and not on_trio and self._token is not None:
+            # While serial only trio's thread touches the queues.
+            self._token.run_sync_soon(self.deliver, service, message)
+            return
         with self.lock:
             if service.dead:
                 return
             service.mailbox.append(message)
             if not service.in_queue:
                 self.enqueue(service)
-            elif self.idle or self.wake is not None:
-                self.lend_work(None)
 
     def stop(self) -> None:
         with self.lock:
             self.stopping = True
-            self._ready.notify_all()
+            for worker in self._workers:
+                worker.wake.set()
             if self.wake is not None and self._token is not None:
                 self._token.run_sync_soon(self._wake_trio)
 
-    # ----- dispatching -----
+    def running(self, service: Service) -> Any:
+        return running(self.dispatchers, service)
+
+    # ----- trio's dispatcher -----
 
     async def run(self) -> None:
-        """trio's dispatch loop; starts (and at the end joins) the worker threads."""
         self._token = trio.lowlevel.current_trio_token()
         me = self.dispatchers[0]
         me.thread = threading.get_ident()
-        for number, dispatcher in enumerate(self.dispatchers[1:], 1):
-            worker = threading.Thread(
-                target=self._work, args=(dispatcher,), name=f"skylet-worker-{number}", daemon=True
+        for number, worker in enumerate(self._workers, 1):
+            worker.thread = threading.Thread(
+                target=self._work, args=(worker,), name=f"skylet-worker-{number}", daemon=True
             )
-            self._workers.append(worker)
-            worker.start()
+            worker.thread.start()
         try:
             budget = PASS_TURNS
             while not self.stopping:
                 with self.lock:
-                    if self.runq:
-                        service: Service | None = self.runq.popleft()
-                        if self.runq and self.idle:
-                            self._ready.notify()
-                    else:
-                        service = None
+                    service = self._next_for_trio()
+                    if service is None:
                         wake = self.wake = trio.Event()
                 if service is None:
                     await wake.wait()
@@ -171,35 +166,55 @@ class ThreadedScheduler:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self._join)
 
+    def _next_for_trio(self) -> Service | None:
+        # Called with ``lock`` held. Heavy work goes to parked workers first.
+        heavyq, parked = self.heavyq, self._parked
+        while heavyq and parked:
+            worker = parked.pop()
+            self.parallel = True
+            worker.handed = heavyq.popleft()
+            worker.wake.set()
+        if self.parallel and len(parked) == len(self._workers):
+            self.parallel = False  # every worker is parked: serial again
+        if self.runq:
+            return self.runq.popleft()
+        if heavyq:
+            return heavyq.popleft()
+        return None
+
     def _join(self) -> None:
         for worker in self._workers:
-            worker.join()
+            if worker.thread is not None:
+                worker.thread.join()
 
-    def running(self, service: Service) -> Any:
-        return running(self.dispatchers, service)
+    # ----- workers -----
 
-    def _work(self, me: Dispatcher) -> None:
+    def _work(self, worker: _Worker) -> None:
+        me = worker.dispatcher
         me.thread = threading.get_ident()
-        runq = self.runq
-        ready = self._ready
         while True:
-            with self.lock:
-                while not runq and not self.stopping:
-                    self.idle += 1
-                    ready.wait()
-                    self.idle -= 1
-                if self.stopping:
-                    return
-                service = runq.popleft()
-                if runq and self.idle:
-                    ready.notify()
-            self._turn(me, service)
+            worker.wake.wait()
+            worker.wake.clear()
+            if self.stopping:
+                return
+            service = worker.handed
+            worker.handed = None
+            while service is not None:
+                self._turn(me, service)
+                with self.lock:
+                    service = self.heavyq.popleft() if self.heavyq and not self.stopping else None
+                    if service is None:
+                        self._parked.append(worker)
+                        if self.wake is not None:
+                            # trio may be waiting: let it see the node is serial again.
+                            self._wake_trio_soon()
+
+    # ----- one turn, on either kind of thread -----
 
     def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
         me.current = service
-        service.running_on = me
         me.started = started = perf_counter()
         done = 0
         try:
@@ -219,13 +234,22 @@ class ThreadedScheduler:
                     self._on_error(service, exc)
         finally:
             me.current = None
-            service.running_on = None
-            service.cpu += perf_counter() - started
+            elapsed = perf_counter() - started
+            service.cpu += elapsed
             service.message_count += done
-            with self.lock:
-                if mailbox and not service.dead:
-                    self.runq.append(service)
-                    if len(self.runq) > 1 and (self.idle or self.wake is not None):
-                        self.lend_work(me)
-                else:
-                    service.in_queue = False
+            if done:
+                service.cost = (service.cost + elapsed / done) / 2
+                service.light = (
+                    service.message_count >= KNOWN_AFTER and service.cost < HEAVY_MESSAGE
+                )
+            if self.parallel:
+                with self.lock:
+                    self._requeue(service)
+            else:
+                self._requeue(service)
+
+    def _requeue(self, service: Service) -> None:
+        if service.mailbox and not service.dead:
+            (self.runq if service.light else self.heavyq).append(service)
+        else:
+            service.in_queue = False

@@ -144,10 +144,11 @@ function suspend(co, ok, what)
     session_coroutine_id[co] = nil
     session_coroutine_address[co] = nil
     local msg = tostring(what)
+    -- Log before answering: the caller may act on the error at once.
+    log(traceback(co, msg))
     if session and session ~= 0 and source then
       core_send(source, PTYPE_ERROR, session, msg)
     end
-    log(traceback(co, msg))
     return
   end
   if what == "QUIT" then
@@ -258,10 +259,10 @@ function skynet.dispatch_message(ptype, session, source, msg)
   if not ok then
     -- The message could not even reach a handler (e.g. it did not unpack):
     -- the sender of a request still deserves an answer.
+    log(tostring(err))
     if session ~= 0 and ptype ~= PTYPE_RESPONSE and ptype ~= PTYPE_ERROR then
       core_send(source, PTYPE_ERROR, session, tostring(err):match("^[^\n]*"))
     end
-    log(tostring(err))
   elseif err == "QUIT" then
     return
   end
