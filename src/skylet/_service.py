@@ -61,7 +61,7 @@ class Service:
         # Threaded scheduler: average seconds per message, and whether that
         # is known to be small enough to keep the service on trio's thread.
         self.cost = 0.0
-        self.light = False
+        self.light = True  # its start function runs where thread = 1 would run it
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
 

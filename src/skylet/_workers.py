@@ -37,7 +37,9 @@ from ._service import Message, Service
 
 #: A service whose messages cost more than this on average runs in parallel.
 HEAVY_MESSAGE = 0.00005
-#: Messages before a service's cost is trusted (until then it counts as heavy).
+#: Messages before a service's cost is trusted. A new service's first message
+#: (its start function) stays on trio's thread; after that, until its cost is
+#: known, it counts as heavy.
 KNOWN_AFTER = 4
 
 
@@ -145,7 +147,16 @@ class ThreadedScheduler:
             worker.thread.start()
         try:
             budget = PASS_TURNS
+            runq, heavyq = self.runq, self.heavyq
             while not self.stopping:
+                if runq and not self.parallel and not heavyq:
+                    # Serial and nothing heavy waiting: as thread = 1 does.
+                    self._turn(me, runq.popleft())
+                    budget -= 1
+                    if not budget:
+                        await trio.lowlevel.checkpoint()
+                        budget = PASS_TURNS
+                    continue
                 with self.lock:
                     service = self._next_for_trio()
                     if service is None:
