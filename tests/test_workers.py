@@ -21,6 +21,9 @@ async def test_a_service_is_never_dispatched_by_two_workers_and_sender_order_hol
             assert handled == 6 * 400
             assert overlaps == 0
             assert disorder == 0
+        # The test means something only if worker threads really dispatched.
+        workers = node.scheduler.dispatchers[1:]
+        assert sum(1 for d in workers if d.version > 0) >= 2
 
 
 async def test_calls_between_services_on_several_workers(node_with) -> None:
