@@ -176,13 +176,7 @@ function COMMAND.setenv(key, value)
 end
 
 function COMMAND.clearcache()
-  -- The code cache's Lua module arrives with the codecache work; until it
-  -- is there, say so rather than pretend to have cleared anything.
-  local ok, codecache = pcall(require, "skynet.codecache")
-  if not ok then
-    error("clearcache: this node has no skynet.codecache module", 0)
-  end
-  codecache.clear()
+  require("skynet.codecache").clear()
 end
 
 function COMMAND.netstat()
