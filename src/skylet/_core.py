@@ -303,6 +303,14 @@ def _booted(node: Node, service: Service, ok: bool, error: Any = None) -> None:
     node.booted(bool(ok), None if error is None else _text(error))
 
 
+def _dumpfunc(node: Node, service: Service, function: Any) -> int:
+    return node.functions.dump(service, function)
+
+
+def _loadfunc(node: Node, service: Service, token: Any) -> Any:
+    return node.functions.load(service, int(token))
+
+
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"LAUNCH": _launch,
     b"EXIT": _exit,
@@ -329,5 +337,7 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"REDIRECT": _redirect,
     b"CHECK": _check,
     b"BOOTED": _booted,
+    b"DUMPFUNC": _dumpfunc,
+    b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
 }

@@ -17,6 +17,7 @@ from ._accel import choose_codec
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
+from ._functions import FunctionStore
 from ._inject import InjectResult
 from ._inject import inject as run_inject
 from ._logger import Logger, Writer
@@ -94,6 +95,7 @@ class Node:
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
+        self.functions = FunctionStore()
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())

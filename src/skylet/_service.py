@@ -24,6 +24,7 @@ class Service:
 
     __slots__ = (
         "args",
+        "bytecode",
         "callers",
         "codecache_mode",
         "cost",
@@ -46,6 +47,8 @@ class Service:
         self.name = name
         self.args = args
         self.runtime: Any = None
+        #: The VM's own string.dump and binary load, out of its code's reach.
+        self.bytecode: tuple[Any, Any] | None = None
         self.dispatch: Callable[[int, int, int, Any], Any] | None = None
         self.mailbox: deque[Message] = deque()
         self.in_queue = False
