@@ -21,8 +21,7 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from ._errors import SkyletError
-from ._luabind import HERE, bind_lua_api, find_extension
+from ._luabind import HERE, bind_lua_api, choose_library, find_extension
 
 #: Name of the entry point the boot chunk passes to ``package.loadlib``.
 ENTRY = "luaopen_skylet_cmsgpack"
@@ -92,10 +91,6 @@ def load_library(path: Path | None) -> tuple[str | None, str]:
     return str(path), ""
 
 
-#: Values of the config key ``msgpack``.
-SETTINGS = ("auto", "c", "lua")
-
-
 def choose_codec(
     setting: object,
     log: Callable[[str], None],
@@ -107,15 +102,13 @@ def choose_codec(
     ``c``: the C codec or :class:`SkyletError`. ``lua``: always the Lua codec.
     ``library`` is what :func:`codec_library` returns, by default its answer.
     """
-    setting = "auto" if setting is None else str(setting)
-    if setting not in SETTINGS:
-        raise SkyletError(f"msgpack must be one of {', '.join(SETTINGS)}, not {setting!r}")
-    if setting == "lua":
-        return None
-    path, why = library or codec_library()
-    if path is None:
-        if setting == "c":
-            raise SkyletError(f'msgpack = "c" but the C codec is unavailable: {why}')
-        log(f"msgpack: C codec unavailable, services use the Lua codec ({why})")
-        return None
-    return path.encode()
+    if setting in (None, "auto", "c"):
+        library = library or codec_library()
+    return choose_library(
+        "msgpack",
+        setting,
+        library or (None, ""),
+        log,
+        "C codec",
+        "services use the Lua codec",
+    )

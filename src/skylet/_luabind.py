@@ -14,9 +14,12 @@ from __future__ import annotations
 import ctypes
 import importlib.machinery
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import lupa.lua54 as lupa
+
+from ._errors import SkyletError
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,3 +54,35 @@ def bind_lua_api(module: ctypes.CDLL, prefix: str) -> None:
             raise OSError(f"lupa's Lua 5.4 does not export {name.decode()}") from None
     if getattr(module, f"{prefix}_bind")(addresses, len(names)) != 0:
         raise OSError("binding the Lua API failed")
+
+
+#: Values of the config keys that pick a C module or its Lua fallback.
+SETTINGS = ("auto", "c", "lua")
+
+
+def choose_library(
+    key: str,
+    setting: object,
+    library: tuple[str | None, str],
+    log: Callable[[str], None],
+    module: str,
+    fallback: str,
+) -> bytes | None:
+    """The path of a C module for config ``key`` (None: use the Lua fallback).
+
+    ``auto`` (default): the module if ``library`` found it, else the fallback,
+    logging why. ``c``: the module or :class:`SkyletError`. ``lua``: always
+    the fallback. ``module`` and ``fallback`` name the two in messages.
+    """
+    setting = "auto" if setting is None else str(setting)
+    if setting not in SETTINGS:
+        raise SkyletError(f"{key} must be one of {', '.join(SETTINGS)}, not {setting!r}")
+    if setting == "lua":
+        return None
+    path, why = library
+    if path is None:
+        if setting == "c":
+            raise SkyletError(f'{key} = "c" but the {module} is unavailable: {why}')
+        log(f"{key}: {module} unavailable, {fallback} ({why})")
+        return None
+    return path.encode()

@@ -28,13 +28,11 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from ._errors import SkyletError
-from ._luabind import HERE, bind_lua_api, find_extension
+from ._luabind import HERE, bind_lua_api, choose_library, find_extension
 
 #: Name of the entry point the boot chunk passes to ``package.loadlib``.
 ENTRY = "luaopen_skylet_watchdog"
 #: Values of the config key ``runaway_check``.
-SETTINGS = ("auto", "c", "lua")
 
 _library: ctypes.CDLL | None = None
 
@@ -169,15 +167,13 @@ def choose_watchdog(
     always the Lua count hook. ``library`` is what :func:`watchdog_library`
     returns, by default its answer.
     """
-    setting = "auto" if setting is None else str(setting)
-    if setting not in SETTINGS:
-        raise SkyletError(f"runaway_check must be one of {', '.join(SETTINGS)}, not {setting!r}")
-    if setting == "lua":
-        return None
-    path, why = library or watchdog_library()
-    if path is None:
-        if setting == "c":
-            raise SkyletError(f'runaway_check = "c" but the C watchdog is unavailable: {why}')
-        log(f"runaway_check: C watchdog unavailable, services run under a Lua count hook ({why})")
-        return None
-    return path.encode()
+    if setting in (None, "auto", "c"):
+        library = library or watchdog_library()
+    return choose_library(
+        "runaway_check",
+        setting,
+        library or (None, ""),
+        log,
+        "C watchdog",
+        "services run under a Lua count hook",
+    )
