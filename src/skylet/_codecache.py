@@ -3,7 +3,8 @@
 skynet shares the compiled prototype between VMs. lupa VMs cannot share
 memory, so skylet keeps the next best thing: the chunk compiled once, as
 ``string.dump`` bytecode with debug info (tracebacks keep file and line),
-which each VM loads without reading or parsing the file again.
+which each VM loads without reading or parsing the file again. skylet's own
+library drops its local-variable names (see ``_debuginfo``).
 
 Modes are skynet's: ``ON`` caches everything, ``EXIST`` uses what is cached
 and hands anything else to the VM as source text without caching it, ``OFF``
@@ -27,7 +28,13 @@ from typing import Any, NamedTuple
 
 import lupa.lua54 as lupa
 
+from ._debuginfo import drop_local_names
 from ._errors import ConfigError, SkyletError
+from ._paths import LUALIB
+
+# skylet's own Lua library loads into every service; it is compiled without
+# local-variable names (_debuginfo.py says why and what stays).
+_LIBRARY_PREFIX = os.path.join(LUALIB, "")
 
 
 class CompileError(SkyletError):
@@ -319,4 +326,7 @@ class CodeCache:
         code, err = compile_fn(source, b"@" + chunkname.encode())
         if code is False:
             raise CompileError(err.decode("utf-8", "replace"))
-        return _Entry(bytes(code), stat)
+        code = bytes(code)
+        if key.startswith(_LIBRARY_PREFIX):
+            code = drop_local_names(code)
+        return _Entry(code, stat)

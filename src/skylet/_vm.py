@@ -54,10 +54,11 @@ def boot_service(node: Node, service: Service) -> None:
         chunk = node.codecache.load(BOOT, str(BOOT))
     except CompileError as exc:  # pragma: no cover - skylet's own file
         raise LaunchError(str(exc)) from None
-    raw_load = runtime.globals().load
+    lua_globals = runtime.globals()
+    raw_load = lua_globals[b"load"]
     # Kept before the boot chunk seals the VM: skynet.service moves a function
     # between VMs as bytecode that only the node dumps and loads (_functions.py).
-    service.bytecode = (runtime.eval("string.dump"), raw_load)
+    service.bytecode = (lua_globals[b"string"][b"dump"], raw_load)
     boot = raw_load(chunk.code, b"@" + str(BOOT).encode(), chunk.mode)
     if isinstance(boot, tuple):  # (nil, message)  # pragma: no cover - skylet's own file
         raise LaunchError(boot[1].decode(errors="replace"))

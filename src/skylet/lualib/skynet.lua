@@ -38,13 +38,25 @@ local skynet = {
 }
 local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 
--- skynet.cache is skynet.codecache, loaded on first use: most services never
--- touch it, and every module a service loads costs it memory.
+-- What the modules that extend skynet.lua need of its internals: the rarer
+-- API (skylet.skynet_extra), the debug protocol, inject. Set at the end.
+local inner
+
+-- Every module a VM loads costs it launch time and memory, so what most
+-- services never touch loads on first use: skynet.cache (skynet.codecache),
+-- and the rarer API (skynet.response, skynet.now, skynet.task, ...: about a
+-- sixth of skynet.lua) with the first read of a field skynet lacks.
+local extra_loaded = false
 setmetatable(skynet, { __index = function(t, k)
   if k == "cache" then
     local cache = require "skynet.codecache"
     t.cache = cache
     return cache
+  end
+  if not extra_loaded then
+    extra_loaded = true
+    require "skylet.skynet_extra"(skynet, inner)
+    return rawget(t, k)
   end
 end })
 
@@ -277,16 +289,6 @@ function skynet.send(addr, typename, ...)
   return core_send(addr, p.id, 0, p.pack(...))
 end
 
-function skynet.rawsend(addr, typename, msg, sz)
-  local p = proto[typename]
-  return core_send(addr, p.id, 0, msg)
-end
-
-function skynet.redirect(dest, source, typename, session, msg, sz)
-  local id = proto[typename] and proto[typename].id or typename
-  return command("REDIRECT", dest, source, id, session, msg)
-end
-
 local function yield_call(addr, session)
   session_id_coroutine[session] = coroutine_running()
   local ok, msg = coroutine_yield "SUSPEND"
@@ -319,17 +321,6 @@ function skynet.call(addr, typename, ...)
   return p.unpack(yield_call(addr, session))
 end
 
-function skynet.rawcall(addr, typename, msg, sz)
-  check_callable()
-  local p = proto[typename]
-  local session = gen_session()
-  if not core_send(addr, p.id, session, msg) then
-    error("call to invalid address " .. skynet.address(addr), 2)
-  end
-  local ret = yield_call(addr, session)
-  return ret, ret and #ret or 0
-end
-
 ----- replying -----
 
 function skynet.ret(msg, sz)
@@ -349,58 +340,7 @@ function skynet.retpack(...)
   return skynet.ret(skynet.pack(...))
 end
 
-function skynet.ignoreret()
-  session_coroutine_id[coroutine_running()] = nil
-end
-
-function skynet.response(pack)
-  pack = pack or skynet.pack
-  local co = coroutine_running()
-  local session = session_coroutine_id[co]
-  if session == nil then
-    error("No session", 2)
-  end
-  session_coroutine_id[co] = nil
-  if session == 0 then
-    return function() end
-  end
-  local address = session_coroutine_address[co]
-  local used = false
-  local function response(ok, ...)
-    if ok == "TEST" then
-      return not used
-    end
-    if used then
-      error("can't response more than once", 2)
-    end
-    used = true
-    unresponse[response] = nil
-    if ok then
-      return core_send(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
-    end
-    return core_send(address, PTYPE_ERROR, session, tostring((...) or "")) ~= nil
-  end
-  unresponse[response] = address
-  return response
-end
-
 ----- time and threads -----
-
-function skynet.now()
-  return command("NOW")
-end
-
-function skynet.starttime()
-  return command("STARTTIME")
-end
-
-function skynet.time()
-  return command("TIME")
-end
-
-function skynet.hpc()
-  return command("HPC")
-end
 
 function skynet.timeout(ti, func)
   local session = gen_session()
@@ -479,21 +419,8 @@ function skynet.address(addr)
   return tostring(addr)
 end
 
-function skynet.harbor(addr)
-  return addr >> 24, addr & 0xffffff
-end
-
-function skynet.localname(name)
-  return command("QUERY", name)
-end
-
 function skynet.getenv(key)
   return command("GETENV", key)
-end
-
-function skynet.setenv(key, value)
-  assert(command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
-  command("SETENV", key, tostring(value))
 end
 
 function skynet.error(...)
@@ -505,62 +432,11 @@ function skynet.error(...)
   log(table.concat(parts, " ", 1, n))
 end
 
-function skynet.mqlen()
-  return command("STAT", "mqlen")
-end
-
-function skynet.task(ret)
-  if ret == nil then
-    local n = 0
-    for _, co in pairs(session_id_coroutine) do
-      if type(co) == "thread" then
-        n = n + 1
-      end
-    end
-    return n
-  end
-  if ret == "init" then
-    return nil
-  end
-  local tt = type(ret)
-  if tt == "table" then
-    for session, co in pairs(session_id_coroutine) do
-      if type(co) == "thread" then
-        ret[session] = traceback(co)
-      end
-    end
-    return
-  elseif tt == "number" then
-    local co = session_id_coroutine[ret]
-    if type(co) == "thread" then
-      return traceback(co)
-    end
-    return "No session"
-  end
-end
-
-function skynet.stat(what)
-  if what == "task" then
-    return skynet.task()
-  end
-  return command("STAT", what)
-end
-
-function skynet.memlimit(bytes)
-  command("MEMLIMIT", bytes)
-end
-
 ----- packing -----
 
 skynet.pack = mp.pack
 skynet.packstring = mp.pack
 skynet.unpack = mp.unpack
-
-function skynet.tostring(msg, sz)
-  return msg
-end
-
-function skynet.trash() end
 
 ----- lifecycle -----
 
@@ -620,24 +496,6 @@ function skynet.newservice(name, ...)
   return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
 end
 
-function skynet.uniqueservice(global, ...)
-  if global == true then
-    return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
-  end
-  return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
-end
-
-function skynet.queryservice(global, ...)
-  if global == true then
-    return assert(skynet.call(".service", "lua", "GQUERY", ...))
-  end
-  return assert(skynet.call(".service", "lua", "QUERY", global, ...))
-end
-
-function skynet.info_func(func)
-  skynet.__info_func = func
-end
-
 ----- built-in protocols -----
 
 do
@@ -677,27 +535,35 @@ do
   }
 end
 
+inner = {
+  dispatch = skynet.dispatch_message,
+  suspend = suspend,
+  resume = coroutine_resume,
+  proto = proto, -- for inject's _P: every protocol's dispatch function
+  send = core_send,
+  command = command,
+  gen_session = gen_session,
+  yield_call = yield_call,
+  check_callable = check_callable,
+  session_id_coroutine = session_id_coroutine,
+  session_coroutine_id = session_coroutine_id,
+  session_coroutine_address = session_coroutine_address,
+  unresponse = unresponse,
+}
+
 -- The debug protocol's handlers (skynet.debug) load with the first debug
 -- message: most services never get one, and each module a VM loads costs
 -- it memory (~11 KB here) and launch time.
-do
-  local export = {
-    dispatch = skynet.dispatch_message,
-    suspend = suspend,
-    resume = coroutine_resume,
-    proto = proto, -- for inject's _P: every protocol's dispatch function
-  }
-  skynet.register_protocol {
-    name = "debug",
-    id = skynet.PTYPE_DEBUG,
-    pack = mp.pack,
-    unpack = mp.unpack,
-    dispatch = function(...)
-      proto.debug, proto[skynet.PTYPE_DEBUG] = nil, nil
-      require "skynet.debug" .init(skynet, export)
-      return proto[skynet.PTYPE_DEBUG].dispatch(...)
-    end,
-  }
-end
+skynet.register_protocol {
+  name = "debug",
+  id = skynet.PTYPE_DEBUG,
+  pack = mp.pack,
+  unpack = mp.unpack,
+  dispatch = function(...)
+    proto.debug, proto[skynet.PTYPE_DEBUG] = nil, nil
+    require "skynet.debug" .init(skynet, inner)
+    return proto[skynet.PTYPE_DEBUG].dispatch(...)
+  end,
+}
 
 return skynet

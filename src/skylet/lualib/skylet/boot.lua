@@ -4,6 +4,12 @@
 -- code cache, then runs the service file with its arguments.
 local send, command, handle, service_name, args_line, codec_path, watchdog_path = ...
 
+-- As skynet's snlua does, the collector rests while the service loads (up to
+-- the end of its main chunk): nearly everything loading allocates stays, and
+-- collecting midway costs launch time and leaves more garbage behind. At the
+-- memory limit Lua still collects (an emergency collection) before failing.
+collectgarbage("stop")
+
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
 local concat = table.concat
@@ -145,4 +151,5 @@ for word in args_line:gmatch("%S+") do
   n = n + 1
   args[n] = word
 end
-return main(table.unpack(args, 1, n))
+main(table.unpack(args, 1, n))
+collectgarbage("restart")

@@ -1,0 +1,181 @@
+-- The parts of skynet's service API that most services never call. skynet.lua
+-- loads this file the first time a service reads a field it lacks: every
+-- module a VM loads costs it launch time and memory, and these functions are
+-- about a sixth of what loading skynet.lua costs. `inner` is skynet.lua's
+-- internals table (its session maps, core send, ...).
+return function(skynet, inner)
+  local command = inner.command
+  local core_send = inner.send
+  local proto = inner.proto
+  local traceback = debug.traceback
+  local coroutine_running = coroutine.running
+  local type, tostring, error = type, tostring, error
+  local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
+
+  ----- sending without packing -----
+
+  function skynet.rawsend(addr, typename, msg, sz)
+    local p = proto[typename]
+    return core_send(addr, p.id, 0, msg)
+  end
+
+  function skynet.redirect(dest, source, typename, session, msg, sz)
+    local id = proto[typename] and proto[typename].id or typename
+    return command("REDIRECT", dest, source, id, session, msg)
+  end
+
+  function skynet.rawcall(addr, typename, msg, sz)
+    inner.check_callable()
+    local p = proto[typename]
+    local session = inner.gen_session()
+    if not core_send(addr, p.id, session, msg) then
+      error("call to invalid address " .. skynet.address(addr), 2)
+    end
+    local ret = inner.yield_call(addr, session)
+    return ret, ret and #ret or 0
+  end
+
+  function skynet.tostring(msg, sz)
+    return msg
+  end
+
+  function skynet.trash() end
+
+  ----- answering later -----
+
+  function skynet.ignoreret()
+    inner.session_coroutine_id[coroutine_running()] = nil
+  end
+
+  function skynet.response(pack)
+    pack = pack or skynet.pack
+    local co = coroutine_running()
+    local session_coroutine_id = inner.session_coroutine_id
+    local session = session_coroutine_id[co]
+    if session == nil then
+      error("No session", 2)
+    end
+    session_coroutine_id[co] = nil
+    if session == 0 then
+      return function() end
+    end
+    local address = inner.session_coroutine_address[co]
+    local unresponse = inner.unresponse
+    local used = false
+    local function response(ok, ...)
+      if ok == "TEST" then
+        return not used
+      end
+      if used then
+        error("can't response more than once", 2)
+      end
+      used = true
+      unresponse[response] = nil
+      if ok then
+        return core_send(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
+      end
+      return core_send(address, PTYPE_ERROR, session, tostring((...) or "")) ~= nil
+    end
+    unresponse[response] = address
+    return response
+  end
+
+  ----- time -----
+
+  function skynet.now()
+    return command("NOW")
+  end
+
+  function skynet.starttime()
+    return command("STARTTIME")
+  end
+
+  function skynet.time()
+    return command("TIME")
+  end
+
+  function skynet.hpc()
+    return command("HPC")
+  end
+
+  ----- the node and this service -----
+
+  function skynet.harbor(addr)
+    return addr >> 24, addr & 0xffffff
+  end
+
+  function skynet.localname(name)
+    return command("QUERY", name)
+  end
+
+  function skynet.setenv(key, value)
+    assert(command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
+    command("SETENV", key, tostring(value))
+  end
+
+  function skynet.mqlen()
+    return command("STAT", "mqlen")
+  end
+
+  function skynet.task(ret)
+    local session_id_coroutine = inner.session_id_coroutine
+    if ret == nil then
+      local n = 0
+      for _, co in pairs(session_id_coroutine) do
+        if type(co) == "thread" then
+          n = n + 1
+        end
+      end
+      return n
+    end
+    if ret == "init" then
+      return nil
+    end
+    local tt = type(ret)
+    if tt == "table" then
+      for session, co in pairs(session_id_coroutine) do
+        if type(co) == "thread" then
+          ret[session] = traceback(co)
+        end
+      end
+      return
+    elseif tt == "number" then
+      local co = session_id_coroutine[ret]
+      if type(co) == "thread" then
+        return traceback(co)
+      end
+      return "No session"
+    end
+  end
+
+  function skynet.stat(what)
+    if what == "task" then
+      return skynet.task()
+    end
+    return command("STAT", what)
+  end
+
+  function skynet.memlimit(bytes)
+    command("MEMLIMIT", bytes)
+  end
+
+  function skynet.info_func(func)
+    skynet.__info_func = func
+  end
+
+  ----- unique services -----
+
+  function skynet.uniqueservice(global, ...)
+    if global == true then
+      return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
+    end
+    return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
+  end
+
+  function skynet.queryservice(global, ...)
+    if global == true then
+      return assert(skynet.call(".service", "lua", "GQUERY", ...))
+    end
+    return assert(skynet.call(".service", "lua", "QUERY", global, ...))
+  end
+end
