@@ -1,12 +1,12 @@
 """Dropping local-variable names from Lua 5.4 bytecode (``string.dump`` output).
 
 Every service loads skylet's own Lua library, so what it costs to load is
-paid once per service. Of that cost, the names of local variables are about
-a tenth of the time and an eighth of the memory (each name is a string the VM
-interns while loading), yet they only serve ``debug.getlocal`` and the
-"(local 'x')" in some error messages. Line info stays (tracebacks keep file
-and line), and so do upvalue names: inject's ``_U`` reaches skynet's
-internals by them, as in skynet.
+paid once per service. The names of local variables were about a tenth of a
+launch's instructions and an eighth of skynet.lua's size in a VM (each name
+is a string the VM interns while loading), yet they only serve
+``debug.getlocal`` and the "(local 'x')" in some error messages. Line info
+stays (tracebacks keep file and line), and so do upvalue names: inject's
+``_U`` reaches skynet's internals by them, as in skynet.
 
 The walk follows lundump.c of Lua 5.4. A chunk it does not recognise is
 returned unchanged.

@@ -45,7 +45,7 @@ local inner
 -- Every module a VM loads costs it launch time and memory, so what most
 -- services never touch loads on first use: skynet.cache (skynet.codecache),
 -- and the rarer API (skynet.response, skynet.now, skynet.task, ...: about a
--- sixth of skynet.lua) with the first read of a field skynet lacks.
+-- fifth of skynet.lua) with the first read of a field skynet lacks.
 local extra_loaded = false
 setmetatable(skynet, { __index = function(t, k)
   if k == "cache" then
@@ -54,8 +54,8 @@ setmetatable(skynet, { __index = function(t, k)
     return cache
   end
   if not extra_loaded then
-    extra_loaded = true
     require "skylet.skynet_extra"(skynet, inner)
+    extra_loaded = true -- only now: a load that failed (out of memory) is retried
     return rawget(t, k)
   end
 end })

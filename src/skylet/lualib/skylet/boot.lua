@@ -6,8 +6,9 @@ local send, command, handle, service_name, args_line, codec_path, watchdog_path 
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
--- collecting midway costs launch time and leaves more garbage behind. At the
--- memory limit Lua still collects (an emergency collection) before failing.
+-- a cycle cut off midway leaves garbage behind in a service that then sits
+-- idle. At the memory limit Lua still collects (an emergency collection)
+-- before it fails.
 collectgarbage("stop")
 
 local raw_load = load

@@ -1,8 +1,9 @@
 -- The parts of skynet's service API that most services never call. skynet.lua
 -- loads this file the first time a service reads a field it lacks: every
--- module a VM loads costs it launch time and memory, and these functions are
--- about a sixth of what loading skynet.lua costs. `inner` is skynet.lua's
--- internals table (its session maps, core send, ...).
+-- module a VM loads costs it launch time and memory, and these functions were
+-- about a fifth of what loading skynet.lua cost. `inner` is skynet.lua's
+-- internals table (its session maps, core send, ...). Defining them again
+-- (a retried load) is harmless.
 return function(skynet, inner)
   local command = inner.command
   local core_send = inner.send
