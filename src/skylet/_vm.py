@@ -50,6 +50,7 @@ def boot_service(node: Node, service: Service) -> None:
     """
     runtime = new_runtime(node.memlimit)
     service.runtime = runtime
+    service.memlimit = max(node.memlimit, 0)
     try:
         chunk = node.codecache.load(BOOT, str(BOOT))
     except CompileError as exc:  # pragma: no cover - skylet's own file
