@@ -15,6 +15,7 @@ import trio
 from lupa.lua54 import LuaError
 
 from . import _ptype as ptypes
+from . import _settings as settings
 from ._accel import choose_codec
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
@@ -29,6 +30,7 @@ from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Message, Service
+from ._settings import check_settings
 from ._sockets import SocketServer
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
@@ -68,18 +70,18 @@ class Node:
         stdout: Callable[[str], None] | None = None,
     ) -> None:
         if isinstance(config, Mapping):
-            values = normalize_config(config)
+            values: dict[str, ConfigValue] = normalize_config(config)
+            check_settings(values)
         else:
             values = load_config(config)
+            check_settings(values, os.fspath(config))
             values.setdefault("start", "main")
         self.config: dict[str, ConfigValue] = {**_DEFAULTS, **values}
         self.env: dict[str, str] = {k: env_string(v) for k, v in self.config.items()}
         self.lua_path = f"{self.config['lua_path']};{LUALIB_PATTERN};{LUALIB / '?/init.lua'}"
         self.luaservice = f"{self.config['luaservice']};{SERVICES_PATTERN}"
-        self.threads = int(self.config["thread"])
-        if self.threads < 1:
-            raise SkyletError(f"thread must be at least 1, not {self.threads}")
-        self.memlimit = int(self.config.get("service_memlimit", DEFAULT_MEMLIMIT))
+        self.threads = settings.integer(self.config, "thread", 1)
+        self.memlimit = settings.integer(self.config, "service_memlimit", DEFAULT_MEMLIMIT)
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
         #: The C msgpack codec each VM loads at boot (config ``msgpack``), or None.
         self.codec_path = choose_codec(self.config.get("msgpack"), lambda m: self.logger.log(0, m))
@@ -88,7 +90,7 @@ class Node:
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
         self._stdout = stdout
-        self.registry = Registry(int(self.config["harbor"]))
+        self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)
         self.scheduler: Scheduler | ThreadedScheduler
         if self.threads == 1:
@@ -98,7 +100,9 @@ class Node:
         self.timers = Timers(self._timer_expired)
         self.sockets = SocketServer(self)
         self.monitor = Monitor(
-            self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
+            self.scheduler,
+            settings.seconds(self.config, "runaway_timeout", DEFAULT_RUNAWAY),
+            self.logger,
         )
         self.functions = FunctionStore()
         #: (caller, session) -> callee, for every request not answered yet.
