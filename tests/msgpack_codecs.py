@@ -12,7 +12,7 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from skylet import _accel
+from skylet._lua import _accel
 
 LUALIB = Path(__file__).resolve().parents[1] / "src" / "skylet" / "lualib"
 CODECS = ("lua", "c")

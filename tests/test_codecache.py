@@ -10,7 +10,7 @@ import lupa.lua54 as lupa
 import pytest
 
 from skylet import CodeCache, CodeCacheMode, CodeCacheStats, ConfigError
-from skylet._codecache import CompileError
+from skylet._lua._codecache import CompileError
 
 
 def write(path: Path, text: str) -> Path:

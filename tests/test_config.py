@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from skylet._config import env_string, load_config, normalize_config
-from skylet._errors import ConfigError
+from skylet._core._config import env_string, load_config, normalize_config
+from skylet._core._errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

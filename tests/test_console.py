@@ -12,7 +12,7 @@ import trio
 
 import skylet
 from hotfix_support import SERVICES, hotfix_node
-from skylet import _cli, _console_client
+from skylet._tools import _cli, _console_client
 
 FIXES = SERVICES / "fixes"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import lupa.lua54 as lupa
 
-from skylet._codecache import CodeCache
-from skylet._debuginfo import drop_local_names
-from skylet._paths import LUALIB
+from skylet._core._paths import LUALIB
+from skylet._lua._codecache import CodeCache
+from skylet._lua._debuginfo import drop_local_names
 
 SOURCE = b"""\
 local counter = 0

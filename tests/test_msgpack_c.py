@@ -18,7 +18,8 @@ import lupa.lua54 as lupa
 import pytest
 
 from msgpack_codecs import new_runtime, open_codec
-from skylet import SkyletError, _accel
+from skylet import SkyletError
+from skylet._lua import _accel
 
 # Lua helpers: `L` is the Lua codec, `C` the C codec.
 HELPERS = r"""
@@ -244,7 +245,7 @@ def test_lupa_symbols_stay_private_to_lupa() -> None:
     # abort the process. Run it in a child so an abort fails this test only.
     pytest.importorskip("lupa.lua55")
     code = (
-        "from skylet import _accel\n"
+        "from skylet._lua import _accel\n"
         "assert _accel.codec_library()[0]\n"
         "import lupa.lua55 as l55\n"
         "r = l55.LuaRuntime()\n"

@@ -8,7 +8,7 @@ from typing import Any
 import lupa.lua54 as lupa
 import pytest
 
-from skylet._paths import LUALIB
+from skylet._core._paths import LUALIB
 
 SOURCE = (LUALIB / "skylet" / "socketbuffer.lua").read_bytes()
 

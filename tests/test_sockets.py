@@ -17,7 +17,7 @@ import trio
 import trio.testing
 
 import skylet
-from skylet._tcp import RECV_SIZE
+from skylet._net._tcp import RECV_SIZE
 
 SERVICES = Path(__file__).parent / "services" / "sockets"
 
@@ -417,7 +417,7 @@ async def test_requests_from_another_thread_hop_onto_trio(node: Any) -> None:
     echo = await node.newservice("echo")
     service = node.registry.services[echo]
     packed = await trio.to_thread.run_sync(node.sockets.request, service, b"info", ())
-    (listener,) = skylet._pack.unpack(packed)[0]
+    (listener,) = skylet._core._pack.unpack(packed)[0]
     assert listener["type"] == "LISTEN"
 
 

@@ -18,7 +18,7 @@ import trio
 import skylet
 from conftest import SERVICES, Lines
 from skylet import CallError
-from skylet._watchdog import watchdog_library
+from skylet._lua._watchdog import watchdog_library
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,9 @@ from typing import Any
 import lupa.lua54 as lupa
 import pytest
 
-from skylet import SkyletError, _watchdog
-from skylet._watchdog import Watch, choose_watchdog, new_watch, open_in, watchdog_library
+from skylet import SkyletError
+from skylet._lua import _watchdog
+from skylet._lua._watchdog import Watch, choose_watchdog, new_watch, open_in, watchdog_library
 
 LIBRARY, WHY = watchdog_library()
 pytestmark = pytest.mark.skipif(LIBRARY is None, reason=f"C watchdog unavailable: {WHY}")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._codecache import CodeCacheMode
-    from ._watchdog import Watch
+    from .._lua._codecache import CodeCacheMode
+    from .._lua._watchdog import Watch
 
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]

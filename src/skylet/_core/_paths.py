@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import NamedTuple
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 #: skylet's Lua library (``skynet.lua`` and friends), always on ``lua_path``.
 LUALIB = _PACKAGE / "lualib"

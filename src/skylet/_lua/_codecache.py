@@ -28,9 +28,9 @@ from typing import Any, NamedTuple
 
 import lupa.lua54 as lupa
 
+from .._core._errors import ConfigError, SkyletError
+from .._core._paths import LUALIB
 from ._debuginfo import drop_local_names
-from ._errors import ConfigError, SkyletError
-from ._paths import LUALIB
 
 # skylet's own Lua library loads into every service; it is compiled without
 # local-variable names (_debuginfo.py says why and what stays).

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ._errors import SkyletError
+from .._core._errors import SkyletError
 
 FRAME_OK = "<CMD OK>"
 FRAME_ERROR = "<CMD Error>"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._pack import pack
+from .._core._pack import pack
 from ._tcp import (
     CLOSE,
     CONNECT,

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._lua._codecache import CodeCacheMode, CompileError
 from . import _ptype as ptypes
-from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
 from ._paths import search
 from ._scheduler import Scheduler

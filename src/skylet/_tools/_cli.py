@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import trio
 
+from .._core._errors import ConfigError, LaunchError, SkyletError
+from .._core._node import Node
 from . import _console_client as console_client
-from ._errors import ConfigError, LaunchError, SkyletError
-from ._node import Node
 
 USAGE_ERROR = 2
 

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import lupa.lua54 as lupa
 
+from .._core._commands import make_command, make_send
+from .._core._errors import LaunchError
+from .._core._paths import LUALIB
+from .._core._service import Service
 from ._codecache import CompileError
-from ._core import make_command, make_send
-from ._errors import LaunchError
-from ._paths import LUALIB
-from ._service import Service
 from ._watchdog import Watch, new_watch
 
 if TYPE_CHECKING:
-    from ._node import Node
+    from .._core._node import Node
 
 BOOT = LUALIB / "skylet" / "boot.lua"
 

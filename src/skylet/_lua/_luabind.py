@@ -19,7 +19,7 @@ from pathlib import Path
 
 import lupa.lua54 as lupa
 
-from ._errors import SkyletError
+from .._core._errors import SkyletError
 
 HERE = Path(__file__).resolve().parent
 

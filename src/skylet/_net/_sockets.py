@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from . import _ptype as ptypes
-from ._errors import ConfigError
+from .._core import _ptype as ptypes
+from .._core._errors import ConfigError
 from ._socket_ops import OPS, QUEUED_OPS
 from ._tcp import (
     ACCEPT,
@@ -59,7 +59,7 @@ from ._tcp import (
 )
 
 if TYPE_CHECKING:
-    from ._node import Node
+    from .._core._node import Node
 
 #: Config ``socket_send_buffer_limit``: bytes queued for one connection
 #: before it is closed (a peer that does not read).

@@ -12,9 +12,12 @@ from typing import Any
 
 import trio
 
+from .._lua._accel import choose_codec
+from .._lua._codecache import CodeCache
+from .._lua._vm import boot_service
+from .._lua._watchdog import choose_watchdog
+from .._net._sockets import SocketServer
 from . import _ptype as ptypes
-from ._accel import choose_codec
-from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
 from ._functions import FunctionStore
@@ -27,10 +30,7 @@ from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
-from ._sockets import SocketServer
 from ._timers import TICKS_PER_SECOND, Timers
-from ._vm import boot_service
-from ._watchdog import choose_watchdog
 from ._workers import ThreadedScheduler
 
 #: Per-service Lua memory limit unless the config sets ``service_memlimit``.

@@ -1,0 +1,1 @@
+"""The network: the socket server that ``skynet.socketdriver`` talks to, and TCP."""
