@@ -10,7 +10,7 @@ import pytest
 
 import skylet
 
-LUASERVICE = f"{Path(__file__).parent / 'services' / 'codecache'}/?.lua"
+LUASERVICE = f"{Path(__file__).parents[1] / 'services' / 'codecache'}/?.lua"
 
 
 async def test_debug_protocol_loads_on_first_use(node_with) -> None:

@@ -9,7 +9,7 @@ import pytest
 import skylet
 from skylet import SkyletError
 
-SERVICES = Path(__file__).resolve().parent / "services" / "codec"
+SERVICES = Path(__file__).resolve().parents[1] / "services" / "codec"
 
 MOVE = {"id": 7, "x": 1.5, "y": -2, "tag": "unit"}
 

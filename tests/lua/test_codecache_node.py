@@ -12,7 +12,7 @@ import pytest
 import skylet
 from skylet import CallError, LaunchError
 
-SERVICES = Path(__file__).parent / "services" / "codecache"
+SERVICES = Path(__file__).parents[1] / "services" / "codecache"
 
 
 def write(path: Path, text: str) -> Path:

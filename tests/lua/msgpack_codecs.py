@@ -14,7 +14,7 @@ import lupa.lua54 as lupa
 
 from skylet._lua import _accel
 
-LUALIB = Path(__file__).resolve().parents[1] / "src" / "skylet" / "lualib"
+LUALIB = Path(__file__).resolve().parents[2] / "src" / "skylet" / "lualib"
 CODECS = ("lua", "c")
 
 

@@ -15,7 +15,7 @@ import trio.testing
 
 import skylet
 
-SERVICES = Path(__file__).parent / "services" / "sockets"
+SERVICES = Path(__file__).parents[1] / "services" / "sockets"
 
 
 def frame(payload: bytes) -> bytes:

@@ -8,7 +8,7 @@ import trio
 
 import skylet
 
-SERVICES = Path(__file__).parent / "services" / "codecache"
+SERVICES = Path(__file__).parents[1] / "services" / "codecache"
 
 
 async def test_abort_in_the_start_function_stops_the_node(autojump_clock: trio.abc.Clock) -> None:

@@ -19,7 +19,7 @@ import trio.testing
 import skylet
 from skylet._net._tcp import RECV_SIZE
 
-SERVICES = Path(__file__).parent / "services" / "sockets"
+SERVICES = Path(__file__).parents[1] / "services" / "sockets"
 
 
 def config(**extra: Any) -> dict[str, Any]:

@@ -120,7 +120,7 @@ async def test_response_can_be_used_only_once(node: skylet.Node) -> None:
 
 
 async def test_abort_stops_the_node_with_status_zero(autojump_clock) -> None:
-    services = Path(__file__).parent / "services" / "core"
+    services = Path(__file__).parents[1] / "services" / "core"
     node = Node({"luaservice": f"{services}/?.lua", "start": "aborter"}, log=lambda line: None)
     with trio.fail_after(5):
         status = await node.run()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SERVICES = Path(__file__).parent / "services" / "core"
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = Path(__file__).parents[1] / "services" / "core"
 
 
 def skylet(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
