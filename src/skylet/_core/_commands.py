@@ -4,7 +4,8 @@ Each service gets its own pair of closures (so the source address of what it
 sends cannot be forged) and nothing else; ``skynet.lua`` builds the whole
 service API on top of them, as skynet's ``skynet.core`` C module does.
 Lua strings arrive here as ``bytes``; everything handed back to Lua is
-bytes, numbers, booleans or None.
+bytes, numbers, booleans or None. The node is seen here as a :class:`Node`
+protocol: what of it a service can reach, and all this module may touch.
 """
 
 from __future__ import annotations
@@ -12,21 +13,66 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .._lua._codecache import CodeCacheMode, CompileError
+from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from . import _ptype as ptypes
 from ._errors import SkyletError
+from ._functions import FunctionStore
+from ._logger import Logger
 from ._paths import search
+from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
 from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
-    from ._node import Node
+    from .._net._sockets import SocketServer
 
 #: Message types that answer a request rather than make one.
 ANSWERS = frozenset((ptypes.RESPONSE, ptypes.ERROR))
+
+
+class Node(Protocol):
+    """The node as its services' ``send`` and ``command`` see it (``_node.Node`` is one).
+
+    A new command that needs more of the node adds it here.
+    """
+
+    threads: int
+    registry: Registry
+    scheduler: Scheduler | ThreadedScheduler
+    pending: dict[tuple[int, int], Service]
+    env: dict[str, str]
+    logger: Logger
+    codecache: CodeCache
+    functions: FunctionStore
+    sockets: SocketServer
+    lua_path: str
+    luaservice: str
+    starttime: int
+
+    def resolve(self, address: Any) -> Service | None: ...
+
+    def forget_request(self, caller: Any, session: int) -> None: ...
+
+    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None: ...
+
+    def launch(self, name: str, args: str = "") -> Service: ...
+
+    def retire(self, service: Service, reason: str) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def booted(self, ok: bool, error: str | None) -> None: ...
+
+    def print(self, text: str) -> None: ...
+
+    def now(self) -> int: ...
+
+    def set_timer(self, service: Service, ticks: int, session: int) -> None: ...
+
+    def set_memlimit(self, service: Service, limit: int) -> None: ...
 
 
 def make_send(node: Node, service: Service) -> Callable[..., bool | None]:

@@ -7,11 +7,9 @@ see ``lualib/skylet/inject.lua`` for what it can see and
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._node import Node
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,9 +41,14 @@ def _text(value: Any) -> str:
 
 
 async def inject(
-    node: Node, address: int | str, source: str | bytes, filename: str | None, *args: Any
+    call: Callable[..., Awaitable[Any]],
+    address: int | str,
+    source: str | bytes,
+    filename: str | None,
+    *args: Any,
 ) -> InjectResult:
-    answer = await node.call(address, "debug", "RUN", source, filename, *args)
+    """``RUN`` the script in the service at ``address``, through ``call`` (``Node.call``)."""
+    answer = await call(address, "debug", "RUN", source, filename, *args)
     if not isinstance(answer, tuple) or not answer:
         raise TypeError(f"unexpected answer to RUN from {address!r}: {answer!r}")
     return InjectResult(bool(answer[0]), _text(answer[1] if len(answer) > 1 else None))

@@ -16,8 +16,10 @@ from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
 from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
+from .._net._socket_ops import OPS, QUEUED_OPS
 from .._net._sockets import SocketServer
 from . import _ptype as ptypes
+from ._commands import make_command, make_send
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
 from ._functions import FunctionStore
@@ -91,7 +93,14 @@ class Node:
         else:
             self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed)
         self.timers = Timers(self._timer_expired)
-        self.sockets = SocketServer(self)
+        self.sockets = SocketServer(
+            self.config,
+            OPS,
+            QUEUED_OPS,
+            now=self.now,
+            log=self.logger.log,
+            deliver=self._deliver_socket_message,
+        )
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
@@ -203,7 +212,7 @@ class Node:
         service.in_queue = True
         self.registry.add(service)
         try:
-            boot_service(self, service)
+            boot_service(self, service, make_send(self, service), make_command(self, service))
         except LaunchError:
             self.retire(service, "failed to launch")
             raise
@@ -260,6 +269,13 @@ class Node:
     def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None:
         """Queue a message the node itself produces (timers, errors, host sends)."""
         self.scheduler.deliver(target, (ptype, session, source, msg))
+
+    def _deliver_socket_message(self, owner: int, payload: bytes) -> bool:
+        service = self.registry.services.get(owner)
+        if service is None or service.dead:
+            return False
+        self.post(service, ptypes.SOCKET, 0, 0, payload)
+        return True
 
     def kill(self, address: int | str) -> None:
         """Kill a service from Python, as ``skynet.kill`` does."""
@@ -405,7 +421,7 @@ class Node:
         if the service is not there; a script that fails is a result with
         ``ok`` False, not an exception.
         """
-        return await run_inject(self, address, source, filename, *args)
+        return await run_inject(self.call, address, source, filename, *args)
 
     async def newservice(self, name: str, *args: Any) -> int:
         """``skynet.newservice`` from Python: the new service's handle."""

@@ -1,23 +1,57 @@
-"""A service's Lua VM: a sealed lupa runtime running skylet's boot chunk."""
+"""A service's Lua VM: a sealed lupa runtime running skylet's boot chunk.
+
+The VM knows nothing of the node: :func:`boot_service` gets the node as a
+:class:`VMHost` (the few things booting reads of it) and the service's
+``send`` and ``command``, which the core makes (``_core/_commands.py``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import lupa.lua54 as lupa
 
-from .._core._commands import make_command, make_send
 from .._core._errors import LaunchError
 from .._core._paths import LUALIB
 from .._core._service import Service
-from ._codecache import CompileError
+from ._codecache import CodeCache, CompileError
 from ._watchdog import Watch, new_watch
 
-if TYPE_CHECKING:
-    from .._core._node import Node
-
 BOOT = LUALIB / "skylet" / "boot.lua"
+
+
+class Running(Protocol):
+    def running(self, service: Service) -> AbstractContextManager[Any]:
+        """Mark ``service`` as the one this thread runs (the monitor watches it)."""
+        ...
+
+
+class Log(Protocol):
+    def log(self, source: int, message: str) -> None: ...
+
+
+class VMHost(Protocol):
+    """What booting a service's VM reads of the node."""
+
+    @property
+    def memlimit(self) -> int: ...
+
+    @property
+    def codecache(self) -> CodeCache: ...
+
+    @property
+    def codec_path(self) -> bytes | None: ...
+
+    @property
+    def watchdog_path(self) -> bytes | None: ...
+
+    @property
+    def scheduler(self) -> Running: ...
+
+    @property
+    def logger(self) -> Log: ...
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> NoReturn:
@@ -42,8 +76,15 @@ def _offering(watch: Watch | None) -> AbstractContextManager[None]:
     return nullcontext() if watch is None else watch.offered()
 
 
-def boot_service(node: Node, service: Service) -> None:
+def boot_service(
+    node: VMHost,
+    service: Service,
+    send: Callable[..., Any],
+    command: Callable[..., Any],
+) -> None:
     """Run the boot chunk, which loads the service file and runs its main chunk.
+
+    ``send`` and ``command`` are all the service may call of the host.
 
     Raises :class:`LaunchError` with a one-line message (file and line for
     Lua mistakes); the full traceback goes to the log.
@@ -69,8 +110,8 @@ def boot_service(node: Node, service: Service) -> None:
     try:
         with node.scheduler.running(service), _offering(service.watch):
             boot(
-                make_send(node, service),
-                make_command(node, service),
+                send,
+                command,
                 service.handle,
                 service.name.encode(),
                 service.args.encode(),

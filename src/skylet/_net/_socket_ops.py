@@ -174,7 +174,7 @@ def send(server: SocketServer, caller: int, sid: Any, data: Any, low: bool = Fal
     else:
         conn.queue(data, low)
     if conn.wbuffer > server.send_limit:
-        server.node.logger.log(
+        server.log(
             conn.owner,
             f"socket {conn.id} ({conn.peer}): {conn.wbuffer} bytes waiting to be sent "
             f"exceed socket_send_buffer_limit ({server.send_limit}); closing it",

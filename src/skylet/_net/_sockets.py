@@ -24,8 +24,10 @@ closes it. ``start`` makes the caller the owner and starts reading; that is
 how a connection changes hands (``abandon`` in one service, ``start`` in
 another).
 
-The operations services ask for are in ``_socket_ops.py``; connections and
-listeners in ``_tcp.py``. Threading: everything here runs on the trio
+The operations services ask for are in ``_socket_ops.py`` (the node hands
+their table to the server); connections and listeners in ``_tcp.py``. Of the
+node, the server knows only the callables it is given: the clock, the log,
+and ``deliver`` for socket messages. Threading: everything here runs on the trio
 thread. :meth:`SocketServer.request` is the only entry from services; from
 another thread (worker threads) it queues writes and closes onto the trio
 thread in order, and waits for the trio thread's answer to anything else.
@@ -35,13 +37,12 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 import trio
 
-from .._core import _ptype as ptypes
 from .._core._errors import ConfigError
-from ._socket_ops import OPS, QUEUED_OPS
 from ._tcp import (
     ACCEPT,
     CLOSE,
@@ -58,9 +59,6 @@ from ._tcp import (
     text,
 )
 
-if TYPE_CHECKING:
-    from .._core._node import Node
-
 #: Config ``socket_send_buffer_limit``: bytes queued for one connection
 #: before it is closed (a peer that does not read).
 DEFAULT_SEND_LIMIT = 8 * 1024 * 1024
@@ -69,7 +67,7 @@ DEFAULT_SEND_LIMIT = 8 * 1024 * 1024
 DEFAULT_READ_WINDOW = 256 * 1024
 
 
-def _size(config: dict[str, Any], key: str, default: int) -> int:
+def _size(config: Mapping[str, Any], key: str, default: int) -> int:
     value = config.get(key, default)
     try:
         size = int(value) if not isinstance(value, bool) else -1
@@ -81,12 +79,32 @@ def _size(config: dict[str, Any], key: str, default: int) -> int:
 
 
 class SocketServer:
-    """Owned by the Node; runs its socket tasks in a nursery of its own."""
+    """Owned by the Node; runs its socket tasks in a nursery of its own.
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.send_limit = _size(node.config, "socket_send_buffer_limit", DEFAULT_SEND_LIMIT)
-        self.read_window = _size(node.config, "socket_read_buffer_limit", DEFAULT_READ_WINDOW)
+    ``ops`` answers each ``SOCKET`` sub-operation (``_socket_ops.OPS``), and
+    ``queued`` names those another thread does not wait for. ``now`` is the
+    node's clock in ticks, ``log(handle, text)`` its log, and
+    ``deliver(owner, payload)`` posts a ``socket`` message to the service
+    ``owner``, answering False if that service is gone.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        ops: Mapping[bytes, Callable[..., Any]],
+        queued: Collection[bytes],
+        *,
+        now: Callable[[], int],
+        log: Callable[[int, str], None],
+        deliver: Callable[[int, bytes], bool],
+    ) -> None:
+        self.ops = ops
+        self.queued = queued
+        self.now = now
+        self.log = log
+        self.deliver = deliver
+        self.send_limit = _size(config, "socket_send_buffer_limit", DEFAULT_SEND_LIMIT)
+        self.read_window = _size(config, "socket_read_buffer_limit", DEFAULT_READ_WINDOW)
         self.sockets: dict[int, Socket] = {}
         self.owned: dict[int, set[int]] = {}
         self._last_id = 0
@@ -123,13 +141,13 @@ class SocketServer:
         if threading.get_ident() == self._thread:
             return self._request(caller, op, args)
         assert self._token is not None
-        if op in QUEUED_OPS:
+        if op in self.queued:
             self._token.run_sync_soon(self._queued_request, caller, op, args)
             return self._would_accept(op, args)
         return trio.from_thread.run_sync(self._request, caller, op, args, trio_token=self._token)
 
     def _request(self, caller: int, op: bytes, args: tuple[Any, ...]) -> Any:
-        handler = OPS.get(op)
+        handler = self.ops.get(op)
         if handler is None:
             raise ValueError(f"unknown socket operation {text(op)!r}")
         return handler(self, caller, *args)
@@ -138,7 +156,7 @@ class SocketServer:
         try:
             self._request(caller, op, args)
         except Exception as exc:  # nobody waits for the answer: log it, keep trio alive
-            self.node.logger.log(caller, f"socket {text(op)} failed: {exc}")
+            self.log(caller, f"socket {text(op)} failed: {exc}")
 
     def _would_accept(self, op: bytes, args: tuple[Any, ...]) -> bool | None:
         """What a queued send will most likely answer (the socket may close meanwhile)."""
@@ -220,11 +238,8 @@ class SocketServer:
         if sock.owner == 0:
             sock.stash.append((event, ud, data))
             return
-        service = self.node.registry.services.get(sock.owner)
-        if service is None or service.dead:
-            self.destroy(sock)
-            return
-        self.node.post(service, ptypes.SOCKET, 0, 0, HEADER.pack(event, sock.id, ud) + data)
+        if not self.deliver(sock.owner, HEADER.pack(event, sock.id, ud) + data):
+            self.destroy(sock)  # the owner is gone
 
     def end(self, sock: Socket, event: int, data: bytes = b"") -> None:
         """Post the one CLOSE or ERROR a socket ever posts."""
@@ -236,7 +251,7 @@ class SocketServer:
 
     def delivered(self, conn: Connection, data: bytes) -> None:
         conn.read_bytes += len(data)
-        conn.rtime = self.node.now()
+        conn.rtime = self.now()
         self.emit(conn, DATA, self.held(conn), data)
 
     def held(self, conn: Connection) -> int:
@@ -260,7 +275,7 @@ class SocketServer:
     def count_write(self, conn: Connection, sent: int) -> None:
         if sent:
             conn.write_bytes += sent
-            conn.wtime = self.node.now()
+            conn.wtime = self.now()
 
     def drained(self, conn: Connection) -> None:
         if conn.closing:
@@ -273,7 +288,7 @@ class SocketServer:
         configure(sock)
         conn = Connection(self.new_id(), sock, listener.owner, format_address(peer))
         self.add(conn)
-        listener.rtime = self.node.now()
+        listener.rtime = self.now()
         self.emit(listener, ACCEPT, conn.id, conn.peer.encode())
 
     def accept_failed(self, listener: Listener, exc: OSError) -> None:

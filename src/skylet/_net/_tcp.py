@@ -8,8 +8,9 @@ task switch, and only spills into a flush task when the kernel's buffer is
 full; and a connection reads only as much as the owning service has given it
 credit for (see ``Connection.may_read``).
 
-Events go to the server (``_sockets.SocketServer``), which turns them into
-``socket`` messages for the owning service and owns every close decision.
+Events go to the server (``_sockets.SocketServer``, seen here as
+:class:`Events`), which turns them into ``socket`` messages for the owning
+service and owns every close decision.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ import socket
 import struct
 from collections import deque
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
-
-if TYPE_CHECKING:
-    from ._sockets import SocketServer
 
 #: Bytes asked of the kernel per read.
 RECV_SIZE = 64 * 1024
@@ -67,6 +65,29 @@ def configure(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class Events(Protocol):
+    """What a socket's tasks report to, and read from, the server that owns it."""
+
+    @property
+    def read_window(self) -> int: ...
+
+    def accepted(self, listener: Listener, sock: socket.socket, peer: Any) -> None: ...
+
+    def accept_failed(self, listener: Listener, exc: OSError) -> None: ...
+
+    def delivered(self, conn: Connection, data: bytes) -> None: ...
+
+    def read_eof(self, conn: Connection) -> None: ...
+
+    def read_failed(self, conn: Connection, exc: OSError) -> None: ...
+
+    def count_write(self, conn: Connection, sent: int) -> None: ...
+
+    def write_failed(self, conn: Connection, exc: OSError) -> None: ...
+
+    def drained(self, conn: Connection) -> None: ...
+
+
 class Listener:
     """A listening socket: accepts once started, reports each connection."""
 
@@ -88,7 +109,7 @@ class Listener:
         # Events held while nobody owns the socket (see SocketServer.abandon).
         self.stash: list[tuple[int, int, bytes]] = []
 
-    async def accept_loop(self, server: SocketServer) -> None:
+    async def accept_loop(self, server: Events) -> None:
         sock = self.sock
         with self.scope:
             try:
@@ -173,7 +194,7 @@ class Connection:
         if self.wake is not None:
             self.wake.set()
 
-    async def read_loop(self, server: SocketServer) -> None:
+    async def read_loop(self, server: Events) -> None:
         sock = self.sock
         assert sock is not None
         with self.read_scope:
@@ -251,7 +272,7 @@ class Connection:
                 break
         return total
 
-    async def flush_loop(self, server: SocketServer) -> None:
+    async def flush_loop(self, server: Events) -> None:
         sock = self.sock
         assert sock is not None
         try:
