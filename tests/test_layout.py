@@ -170,3 +170,9 @@ def test_the_core_does_not_import_the_tools() -> None:
         if in_layer(target, "skylet._tools")
     }
     assert offending == set()
+
+
+def test_every_folder_of_python_modules_is_a_package() -> None:
+    # setup.py ships what find_packages finds: folders with an __init__.py.
+    folders = {path.parent for path in PACKAGE.rglob("*.py")}
+    assert sorted(str(f) for f in folders if not (f / "__init__.py").is_file()) == []
