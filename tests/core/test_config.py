@@ -1,4 +1,4 @@
-"""Tests for skylet._config: skynet-format config files, dict configs, getenv strings."""
+"""Tests for skylet._core._config: skynet-format config files, dict configs, getenv strings."""
 
 from __future__ import annotations
 

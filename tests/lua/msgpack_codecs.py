@@ -1,7 +1,7 @@
 """Lua runtimes with one of skylet's two msgpack codecs, for the codec tests.
 
-``"lua"`` is ``lualib/skylet/msgpack.lua``; ``"c"`` is ``skylet/_lmsgpack.c``,
-opened the way a service VM opens it (bound by ``skylet._accel``, then
+``"lua"`` is ``lualib/skylet/msgpack.lua``; ``"c"`` is ``skylet/_lua/_lmsgpack.c``,
+opened the way a service VM opens it (bound by ``skylet._lua._accel``, then
 ``package.loadlib`` in the VM).
 """
 

@@ -1,7 +1,7 @@
 """The msgpack codec's behaviour, run against both of skylet's codecs.
 
 Every case runs once with the pure Lua codec (lualib/skylet/msgpack.lua) and
-once with the C one (skylet/_lmsgpack.c), each in a real lupa Lua 5.4
+once with the C one (skylet/_lua/_lmsgpack.c), each in a real lupa Lua 5.4
 runtime; payloads are cross-checked against the Python ``msgpack`` library,
 which is what the Python side uses. What only concerns the two codecs'
 agreement is in test_msgpack_c.py.

@@ -1,4 +1,4 @@
-"""The C codec (skylet/_lmsgpack.c) agrees with the Lua one byte for byte.
+"""The C codec (skylet/_lua/_lmsgpack.c) agrees with the Lua one byte for byte.
 
 test_msgpack.py runs the behaviour cases against both codecs; this file
 holds them to each other: identical bytes for a deterministic corpus of

@@ -1,4 +1,4 @@
-"""The C watchdog (skylet/_lwatchdog.c) on its own, in plain lupa runtimes.
+"""The C watchdog (skylet/_lua/_lwatchdog.c) on its own, in plain lupa runtimes.
 
 Its ``resume`` and ``wrap`` replace Lua's in every service VM, so they must
 behave exactly as Lua 5.4's: each case below runs the same chunk once with

@@ -3,7 +3,7 @@
 A thread (not a trio task: a runaway handler blocks trio's thread too)
 watches the scheduler. If the same message has been running for
 ``runaway_timeout`` seconds, the monitor interrupts the service: with the C
-watchdog (``_watchdog.py``) the Lua state running right now raises at its
+watchdog (``_lua/_watchdog.py``) the Lua state running right now raises at its
 next instruction; under the Lua count hook (no C watchdog), the service is
 flagged and the hook raises at its next check.
 """

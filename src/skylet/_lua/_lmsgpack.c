@@ -5,7 +5,7 @@
  * tests/test_msgpack_c.py holds both to that.
  *
  * Lua's C API comes from lupa's lupa.lua54 extension, through the pointers
- * skylet/_luabind.py fills in (skylet_cmsgpack_bind); see _lua54.h.
+ * skylet/_lua/_luabind.py fills in (skylet_cmsgpack_bind); see _lua54.h.
  */
 #include <limits.h>
 #include <stdint.h>

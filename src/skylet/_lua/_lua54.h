@@ -5,7 +5,7 @@
  * The modules do not link against Lua. lupa's lupa.lua54 extension carries
  * Lua 5.4 statically and its symbols are private to it; no Lua headers ship
  * with lupa or on PyPI. So each module lists the API functions it calls
- * (LUA_API_USED), keeps them as pointers, and skylet/_luabind.py fills them in
+ * (LUA_API_USED), keeps them as pointers, and skylet/_lua/_luabind.py fills them in
  * with the addresses of lupa's own functions (PREFIX_bind) before any VM opens
  * the module. Making lupa's symbols global instead (RTLD_GLOBAL) would let
  * them interpose on every Lua library loaded later, e.g. lupa.lua55, which
@@ -56,7 +56,7 @@ typedef void (*lua_Hook)(lua_State *L, lua_Debug *ar);
 #define LUA_MASKCOUNT (1 << LUA_HOOKCOUNT)
 
 /* Declares `api` (one pointer per function of LUA_API_USED) and the two
- * entry points skylet/_luabind.py calls:
+ * entry points skylet/_lua/_luabind.py calls:
  *   PREFIX_symbol(i): the name of the i-th function, NULL past the end;
  *   PREFIX_bind(addresses, n): stores their addresses, in that order;
  *     0, or -1 if the count is wrong or one is missing. */

@@ -98,7 +98,7 @@ def boot_service(
     lua_globals = runtime.globals()
     raw_load = lua_globals[b"load"]
     # Kept before the boot chunk seals the VM: skynet.service moves a function
-    # between VMs as bytecode that only the node dumps and loads (_functions.py).
+    # between VMs as bytecode that only the node dumps and loads (_core/_functions.py).
     service.bytecode = (lua_globals[b"string"][b"dump"], raw_load)
     boot = raw_load(chunk.code, b"@" + str(BOOT).encode(), chunk.mode)
     if isinstance(boot, tuple):  # (nil, message)  # pragma: no cover - skylet's own file
