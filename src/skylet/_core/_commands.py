@@ -101,9 +101,22 @@ PAYLOAD_CLASSES = frozenset((bytes, int, float, type(None)))
 PLAIN_CLASSES = frozenset((bytes, int, float, bool, type(None)))
 
 
+def lua_kind(value: Any) -> str:
+    """What Lua calls the type of ``value`` (for messages)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, bytes):
+        return "string"
+    return lupa.lua_type(value) or f"Python {type(value).__name__}"
+
+
 def payload_error(msg: Any) -> tuple[bool, bytes]:
     """``send``'s answer to a payload that is not data (the sender raises it)."""
-    kind = lupa.lua_type(msg) or type(msg).__name__
+    kind = lua_kind(msg)
     return False, (
         f"a message payload must be a string, a number or nil, not a {kind} "
         "(pack Lua values with skynet.pack)"
@@ -113,11 +126,11 @@ def payload_error(msg: Any) -> tuple[bool, bytes]:
 def _bad_send(dest: Any, ptype: Any, session: Any) -> tuple[bool, bytes]:
     for name, value in (("type", ptype), ("session", session)):
         if value.__class__ is not int:
-            kind = lupa.lua_type(value) or type(value).__name__
+            kind = lua_kind(value)
             return False, f"send: the message {name} must be an integer, not a {kind}".encode()
     if not 0 <= ptype <= 255:
         return False, f"send: message type {ptype} is not in 0..255".encode()
-    kind = lupa.lua_type(dest) or type(dest).__name__
+    kind = lua_kind(dest)
     return False, f"send: bad destination (a {kind})".encode()
 
 
@@ -239,11 +252,14 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
             if handler is None:
                 return False, f"unknown core command {_shown(name)}".encode()
             takes_function = FUNCTION_ARGS.get(name, -1)
+            takes_payload = PAYLOAD_ARGS.get(name, -1)
             for index, arg in enumerate(args):
+                if index == takes_payload and arg.__class__ not in PAYLOAD_CLASSES:
+                    return payload_error(arg)
                 if arg.__class__ not in PLAIN_CLASSES and not (
                     index == takes_function and lupa.lua_type(arg) == "function"
                 ):
-                    kind = lupa.lua_type(arg) or type(arg).__name__
+                    kind = lua_kind(arg)
                     return False, (
                         f"{name.decode()}: argument #{index + 1} is a {kind} "
                         "(only strings, numbers, booleans and nil)"
@@ -266,7 +282,7 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
 def _shown(name: Any) -> str:
     if name.__class__ is bytes:
         return repr(name.decode("utf-8", "replace"))
-    return f"(a {lupa.lua_type(name) or type(name).__name__})"
+    return f"(a {lua_kind(name)})"
 
 
 def _one_line(text: str) -> str:
@@ -449,8 +465,6 @@ def _callback(node: Node, service: Service, dispatch: Any = None) -> None:
 def _redirect(
     node: Node, service: Service, dest: Any, source: int, ptype: int, session: int, msg: Any
 ) -> bool | None:
-    if msg.__class__ not in PAYLOAD_CLASSES:
-        raise SkyletError(payload_error(msg)[1].decode())
     for name, value in (("source", source), ("type", ptype), ("session", session)):
         if value.__class__ is not int:
             raise SkyletError(f"skynet.redirect: the {name} must be an integer, not {value!r}")
@@ -491,6 +505,8 @@ def _loadfunc(node: Node, service: Service, token: Any) -> Any:
 
 #: Commands that take a Lua function of the service's own VM, at this argument.
 FUNCTION_ARGS: dict[bytes, int] = {b"CALLBACK": 0, b"DUMPFUNC": 0}
+#: Commands that take a message payload, at this argument.
+PAYLOAD_ARGS: dict[bytes, int] = {b"REDIRECT": 4}
 #: Commands that answer with a Lua function (loaded into the caller's VM).
 FUNCTION_RESULTS = frozenset((b"LOADFUNC",))
 

@@ -45,7 +45,7 @@ DEFAULT_MEMLIMIT = 1 << 30
 DEFAULT_RUNAWAY = 30.0
 #: The system services a node cannot run without: no service may kill them
 #: or make them exit (nor the Python host's own address).
-ESSENTIAL_NAMES = frozenset((".launcher", ".service_mgr"))
+ESSENTIAL_NAMES = frozenset((".launcher", ".service"))
 
 _DEFAULTS: dict[str, ConfigValue] = {
     "thread": 1,
