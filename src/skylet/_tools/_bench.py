@@ -1,173 +1,188 @@
-"""``skylet bench``: run the shared skynet workloads, each in a fresh node.
+"""``skylet bench``: the shared workloads on skylet, side by side with skynet.
 
-Every run is a separate ``skylet run`` process (so RSS figures are that
-run's own), on a config generated from the workload's parameters. The
-workload prints one ``BENCH name key=value ...`` line and aborts the node;
-the runner keeps the median of each figure over the repeats, prints a
-table beside skynet's figures and writes everything to JSON.
+Each case runs in rounds (``--repeat``): in each round every runtime runs it
+once in a fresh process, the order flipping between rounds. With
+``--skynet DIR`` (a skynet build) skynet is one of the runtimes, and the
+report gives, per figure, the median of the per-round ratios skylet/skynet
+and which way is better. Everything goes to JSON as well.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: skynet's figures (shared/bench/README.md), measured with thread = 2.
-SKYNET = {
-    "pingpong-4": ("roundtrips_per_s", 136_000),
-    "pingpong-1": ("roundtrips_per_s", 145_000),
-    "flood": ("msgs_per_s", 250_000),
-    "spawn": ("us_per_service", 276),
-    "cpu": ("secs", 0.39),
-}
+from ._bench_cases import QUICK_STEPS, SUITES, Case, ScaleSteps, scale_cases, select, shared_cases
+from ._bench_compare import CaseResult, Run, rows, schedule
+from ._bench_runtimes import BenchError, Runtime, Setup, run_once
+
+USAGE_ERROR = 2
 
 
-@dataclass
-class Case:
-    """One workload with its parameters, run at one thread count."""
-
-    name: str
-    start: str
-    params: dict[str, Any]
-    threads: int
-    figures: dict[str, list[float]] = field(default_factory=dict)
-    medians: dict[str, float] = field(default_factory=dict)
+def _numbers(text: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(item.replace("_", "")) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not numbers or min(numbers) < 0:
+        raise argparse.ArgumentTypeError(f"not a list of integers >= 0: {text!r}")
+    return numbers
 
 
-def default_cases(threads: list[int], quick: bool) -> list[Case]:
-    scale = 10 if quick else 1
-    cases = []
-    for n in threads:
-        cases += [
-            Case("pingpong-4", "bench_pingpong", {"pairs": 4, "calls": 100_000 // scale}, n),
-            Case("pingpong-1", "bench_pingpong", {"pairs": 1, "calls": 100_000 // scale}, n),
-            Case("flood", "bench_flood", {"flood": 500_000 // scale}, n),
-            Case("spawn", "bench_spawn", {"spawn": 2000 // scale, "spawn_warm": 200}, n),
-            Case("cpu", "bench_cpu", {"workers": 4, "work": 20_000_000 // scale}, n),
-        ]
-    return cases
-
-
-def _config(case: Case, workloads: Path, extra: dict[str, Any]) -> str:
-    lines = [
-        f"thread = {case.threads}",
-        f'start = "{case.start}"',
-        f'luaservice = "{workloads}/?.lua"',
-        f'lua_path = "{workloads}/?.lua"',
-    ]
-    for key, value in {**case.params, **extra}.items():
-        lines.append(f"{key} = {json.dumps(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _parse(stdout: str, name: str) -> dict[str, float]:
-    for line in stdout.splitlines():
-        if line.startswith(f"BENCH {name} "):
-            pairs = (item.split("=", 1) for item in line.split()[2:])
-            return {key: float(value) for key, value in pairs}
-    raise RuntimeError(f"no BENCH {name} line in the output:\n{stdout[-2000:]}")
-
-
-def run_case(case: Case, workloads: Path, extra: dict[str, Any]) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.lua"
-        config.write_text(_config(case, workloads, extra))
-        result = subprocess.run(
-            [sys.executable, "-m", "skylet", "run", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"{case.name} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return _parse(result.stdout, case.start.removeprefix("bench_"))
-
-
-def run(cases: list[Case], workloads: Path, repeat: int, extra: dict[str, Any]) -> list[Case]:
-    for case in cases:
-        for _ in range(repeat):
-            for key, value in run_case(case, workloads, extra).items():
-                case.figures.setdefault(key, []).append(value)
-        case.medians = {k: statistics.median(v) for k, v in case.figures.items()}
-        print(_row(case), flush=True)
-    return cases
-
-
-def _row(case: Case) -> str:
-    key, skynet = SKYNET[case.name]
-    ours = case.medians[key]
-    better = ours <= skynet if key in ("us_per_service", "secs") else ours >= skynet
-    extra = ""
-    if case.name == "spawn":
-        extra = (
-            f"  rss {case.medians['rss_kb_per_service']:.1f} KB"
-            f"  lua {case.medians['lua_kb_per_service']:.1f} KB"
-        )
-    return (
-        f"{case.name:<11} thread={case.threads}  {key:<17} {ours:>12,.3f}"
-        f"  skynet {skynet:>10,}  {'meets' if better else 'below'}{extra}"
-    )
-
-
-def main(argv: list[str]) -> int:
-    import argparse
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skylet bench", description=__doc__)
     parser.add_argument("--workloads", type=Path, default=Path("bench/workloads"))
-    parser.add_argument("--threads", default="1,2", help="thread counts, e.g. 1,2")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", help="comma-separated case names (e.g. flood,cpu)")
-    parser.add_argument("--quick", action="store_true", help="a tenth of the work")
+    parser.add_argument("--skynet", type=Path, metavar="DIR", help="a skynet build to compare")
+    parser.add_argument("--threads", type=_numbers, default=(1, 2), help="skylet's, e.g. 1,2")
+    parser.add_argument(
+        "--skynet-threads", type=_numbers, default=(2,), help="skynet's (default 2, its own)"
+    )
+    parser.add_argument("--suite", choices=[*SUITES, "all"], default="shared")
+    parser.add_argument("--only", help="comma-separated case names (e.g. flood,pairs-16)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per case (default 3)")
+    parser.add_argument("--quick", action="store_true", help="small work, for a smoke test")
+    parser.add_argument("--pairs", type=_numbers, help="scale: pairs per point (1,16,256,4096)")
+    parser.add_argument("--crowd", type=_numbers, help="scale: idle services (0,10000)")
+    parser.add_argument(
+        "--spawn-steps", type=_numbers, help="scale: services to spawn (1000,10000,100000)"
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra config key for every run (e.g. msgpack=lua)",
+        help="extra config key for every skylet run (e.g. msgpack=lua)",
     )
+    return parser
+
+
+def _cases(args: argparse.Namespace) -> list[Case]:
+    steps = QUICK_STEPS if args.quick else ScaleSteps()
+    steps = ScaleSteps(
+        pairs=args.pairs or steps.pairs,
+        roundtrips=steps.roundtrips,
+        crowd=args.crowd if args.crowd is not None else steps.crowd,
+        flood=steps.flood,
+        spawn=args.spawn_steps or steps.spawn,
+    )
+    cases: list[Case] = []
+    if args.suite in ("shared", "all"):
+        cases += shared_cases(args.quick)
+    if args.suite in ("scale", "all"):
+        cases += scale_cases(steps)
+    return select(cases, args.only)
+
+
+def _commit(folder: Path) -> str | None:
+    """``git rev-parse --short HEAD`` in ``folder`` (``+`` when the tree has changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
+
+
+def _load() -> tuple[float, ...]:
+    return tuple(round(x, 2) for x in os.getloadavg())
+
+
+def _document(
+    args: argparse.Namespace, setup: Setup, started: float, results: list[CaseResult]
+) -> dict[str, Any]:
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": {
+            "cpus": os.cpu_count() or 0,
+            "python": platform.python_version(),
+            "load_at_start": list(args.load_at_start),
+            "load_now": list(_load()),
+        },
+        "skylet": {"commit": _commit(setup.workloads), "threads": list(args.threads)},
+        "skynet": (
+            {
+                "dir": str(setup.skynet),
+                "commit": _commit(setup.skynet),
+                "threads": list(args.skynet_threads),
+            }
+            if setup.skynet
+            else None
+        ),
+        "repeat": args.repeat,
+        "order": "each round runs every runtime once; every other round in reverse",
+        "extra": dict(setup.extra),
+        "cases": [result.to_json() for result in results],
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     workloads = args.workloads.resolve()
     if not (workloads / "bench_pingpong.lua").is_file():
         parser.error(f"no workloads in {workloads} (run from the repository root)")
-    extra = {}
+    skynet = args.skynet.resolve() if args.skynet else None
+    if skynet and not (os.access(skynet / "skynet", os.X_OK) and (skynet / "lualib").is_dir()):
+        parser.error(f"{skynet} is not a skynet build (no skynet binary and lualib/ in it)")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    extra: list[tuple[str, str | int]] = []
     for item in args.set:
         key, _, value = item.partition("=")
-        extra[key] = int(value) if value.isdigit() else value
-    threads = [int(n) for n in args.threads.split(",")]
-    cases = default_cases(threads, args.quick)
-    if args.only:
-        wanted = set(args.only.split(","))
-        cases = [c for c in cases if c.name in wanted]
+        extra.append((key, int(value) if value.isdigit() else value))
+    try:
+        cases = _cases(args)
+    except ValueError as error:
+        parser.error(str(error))
+    setup = Setup(workloads, skynet, tuple(extra), args.timeout)
+    runtimes = [Runtime("skylet", n) for n in args.threads]
+    if skynet:
+        runtimes += [Runtime("skynet", n) for n in args.skynet_threads]
+    args.load_at_start = _load()
     started = time.time()
-    run(cases, workloads, args.repeat, extra)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                "machine": {"cpus": _cpus(), "python": platform.python_version()},
-                "repeat": args.repeat,
-                "extra": extra,
-                "skynet": SKYNET,
-                "cases": [asdict(c) for c in cases],
-            },
-            indent=2,
-        )
-    )
-    print(f"figures written to {args.json}")
+    print(f"load average {args.load_at_start} at the start", flush=True)
+    results: list[CaseResult] = []
+    try:
+        for case in cases:
+            result = CaseResult(case, load_before=_load())
+            results.append(result)
+            for index, order in enumerate(schedule(runtimes, args.repeat)):
+                for runtime in order:
+                    figures, wall = run_once(case, runtime, setup)
+                    result.runs.append(Run(index, runtime, figures, wall))
+            result.load_after = _load()
+            for line in rows(result):
+                print(line, flush=True)
+            # Written after every case, so a long run that fails keeps what it measured.
+            _write(args.json, _document(args, setup, started, results))
+    except BenchError as error:
+        if results:
+            _write(args.json, _document(args, setup, started, results))
+        print(f"skylet bench: {error}", file=sys.stderr)
+        return 1
+    print(f"load average {_load()} at the end; figures written to {args.json}")
     return 0
 
 
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
+def _write(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
