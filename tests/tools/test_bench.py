@@ -19,6 +19,7 @@ from skylet._core._config import load_config
 from skylet._tools._bench import main
 from skylet._tools._bench_cases import Case, ScaleSteps, scale_cases
 from skylet._tools._bench_compare import CaseResult, Run, schedule, verdict
+from skylet._tools._bench_markdown import render
 from skylet._tools._bench_runtimes import (
     BenchError,
     Runtime,
@@ -299,3 +300,31 @@ def test_the_scale_workloads_run_on_skynet(tmp_path: Path) -> None:
     assert figures[("spawn-500", "skynet")]["rss_kb_per_service"] > 0
     for case in document["cases"]:
         assert case["ratios"]["skylet@2/skynet@2"]
+
+
+def test_markdown_gives_medians_ratio_ranges_and_load(tmp_path: Path) -> None:
+    rate = "roundtrips_per_s"
+    result = result_of(
+        {
+            SKYLET_1: [{rate: 100}, {rate: 200}, {rate: 300}],
+            SKYNET_2: [{rate: 200}, {rate: 100}, {rate: 600}],
+        }
+    )
+    result.load_before, result.load_after = (3.5, 2.0, 1.0), (4.25, 2.0, 1.0)
+    document = {
+        "when": "2026-11-29T18:30:00Z",
+        "machine": {"cpus": 2, "load_at_start": [3.5, 2, 1], "load_now": [4.25, 2, 1]},
+        "skylet": {"commit": "abc1234"},
+        "skynet": {"commit": "f19d160", "dir": "/tmp/skynet"},
+        "repeat": 3,
+        "cases": [result.to_json()],
+    }
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(document))
+    status = main(["--markdown", str(path)])
+    assert status == 0
+    table = render(document)
+    assert "skylet abc1234, skynet f19d160 (/tmp/skynet)" in table
+    assert "| case | figure | better | skylet@1 | skynet@2 | skylet@1/skynet@2 |" in table
+    row = "| pingpong-4 (pairs=4, calls=100) | roundtrips_per_s | higher | 200 | 200 |"
+    assert f"{row} 0.50x (0.50-2.00) | 3.5-4.2 |" in table

@@ -21,6 +21,7 @@ from typing import Any
 
 from ._bench_cases import QUICK_STEPS, SUITES, Case, ScaleSteps, scale_cases, select, shared_cases
 from ._bench_compare import CaseResult, Run, rows, schedule
+from ._bench_markdown import render
 from ._bench_runtimes import BenchError, Runtime, Setup, run_once
 
 USAGE_ERROR = 2
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--crowd", type=_numbers, help="scale: idle services (0,10000)")
     parser.add_argument(
         "--spawn-steps", type=_numbers, help="scale: services to spawn (1000,10000,100000)"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, metavar="RESULT.json", help="print a saved run as Markdown tables"
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
@@ -137,6 +141,12 @@ def _document(
 def main(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.markdown:
+        try:
+            print(render(json.loads(args.markdown.read_text())), end="")
+        except (OSError, ValueError, KeyError) as error:
+            parser.error(f"cannot render {args.markdown}: {error!r}")
+        return 0
     workloads = args.workloads.resolve()
     if not (workloads / "bench_pingpong.lua").is_file():
         parser.error(f"no workloads in {workloads} (run from the repository root)")

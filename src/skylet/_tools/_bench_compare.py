@@ -90,6 +90,7 @@ class CaseResult:
             "name": self.case.name,
             "start": self.case.start,
             "params": self.case.params,
+            "shown": list(self.case.shown),
             "load_before": list(self.load_before),
             "load_after": list(self.load_after),
             "runs": [

@@ -1,0 +1,53 @@
+"""``skylet bench --markdown RESULT.json``: a saved run as Markdown tables.
+
+One row per case and headline figure: each runtime's median, then each
+skylet/skynet ratio as its median with the range of the per-round ratios,
+and the one-minute load average before and after the case, so a table in
+the docs says how loaded the machine was when it was measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._bench_cases import BETTER
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _ratio(ratio: dict[str, Any]) -> str:
+    low, high = min(ratio["per_round"]), max(ratio["per_round"])
+    return f"{ratio['median']:.2f}x ({low:.2f}-{high:.2f})"
+
+
+def render(document: dict[str, Any]) -> str:
+    cases = document["cases"]
+    labels = list(dict.fromkeys(label for case in cases for label in case["medians"]))
+    pairs = list(dict.fromkeys(pair for case in cases for pair in case["ratios"]))
+    skynet = document.get("skynet") or {}
+    machine = document["machine"]
+    lines = [
+        f"Measured {document['when']}, skylet {document['skylet']['commit']}"
+        + (f", skynet {skynet['commit']} ({skynet['dir']})" if skynet else "")
+        + f"; {document['repeat']} rounds per case, the order flipped every round;"
+        f" {machine['cpus']} CPUs, load average {tuple(machine['load_at_start'])} at the"
+        f" start and {tuple(machine['load_now'])} at the end.",
+        "",
+        "| case | figure | better | " + " | ".join([*labels, *pairs, "load before-after"]) + " |",
+        "|" + " --- |" * (4 + len(labels) + len(pairs)),
+    ]
+    for case in cases:
+        params = ", ".join(f"{k}={v}" for k, v in case["params"].items())
+        for key in case["shown"]:
+            medians = [case["medians"].get(label, {}).get(key) for label in labels]
+            cells = [f"{case['name']} ({params})", key, BETTER.get(key, "")]
+            cells += ["" if median is None else _number(median) for median in medians]
+            cells += [
+                _ratio(case["ratios"][pair][key]) if key in case["ratios"].get(pair, {}) else ""
+                for pair in pairs
+            ]
+            cells.append(f"{case['load_before'][0]:.1f}-{case['load_after'][0]:.1f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
