@@ -20,6 +20,7 @@ from ._errors import SkyletError
 from ._paths import search
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sproto_slots import sproto_command
 from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
@@ -295,6 +296,10 @@ def _check(node: Node, service: Service) -> bytes | None:
     return why
 
 
+def _sproto(node: Node, service: Service, op: Any = None, *args: Any) -> Any:
+    return sproto_command(node.sproto_slots, op, *args)
+
+
 def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
     return node.sockets.request(service, op, args)
 
@@ -340,4 +345,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"SPROTO": _sproto,
 }

@@ -28,6 +28,7 @@ from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
 from ._sockets import SocketServer
+from ._sproto_slots import SprotoSlots
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
 from ._watchdog import choose_watchdog
@@ -96,6 +97,8 @@ class Node:
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
         self.functions = FunctionStore()
+        #: Schema bundles sprotoloader shares between services, by slot.
+        self.sproto_slots = SprotoSlots()
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())

@@ -112,6 +112,17 @@ function Parser:next()
 	return t
 end
 
+-- Tags and type indexes travel as (n + 1) * 2 in a 16-bit slot.
+local MAXTAG = 0x7ffe
+
+function Parser:tag(what)
+	local t = self:expect("number", what)
+	if t.value > MAXTAG then
+		self:fail(t.line, "tag %d out of range (0..%d)", t.value, MAXTAG)
+	end
+	return t
+end
+
 function Parser:expect(kind, what)
 	local t = self:next()
 	if t.kind ~= kind then
@@ -172,7 +183,7 @@ end
 -- `name tag : [*]type [(key) | (decimal)]`
 function Parser:field()
 	local name = self:word("a field name or '}'")
-	local tag = self:expect("number", "a tag number")
+	local tag = self:tag("a tag number")
 	self:expect(":")
 	local f = { name = name.value, tag = tag.value, line = name.line }
 	if self:peek().kind == "*" then
@@ -210,7 +221,7 @@ end
 -- `name tag { (request|response) (Type | nil | { ... }) }`
 function Parser:protocol()
 	local name = self:word("'.' or a protocol name")
-	local tag = self:expect("number", "a protocol tag")
+	local tag = self:tag("a protocol tag")
 	local p = { name = name.value, tag = tag.value, line = name.line }
 	if self.protocols[p.name] then
 		self:fail(p.line, "redefined %s", p.name)
@@ -299,7 +310,7 @@ local function check(self)
 	for name, p in pairs(self.protocols) do
 		local other = bytag[p.tag]
 		if other then
-			self:fail(p.line, "redefined protocol tag %d at %s (already %s)", p.tag, name, other)
+			self:fail(p.line, "redefined protocol tag %d at %s", p.tag, name)
 		end
 		bytag[p.tag] = name
 		for _, what in ipairs { "request", "response" } do
@@ -330,7 +341,7 @@ end
 
 -- A small value in a field slot: (v + 1) * 2.
 local function value(v)
-	if v < 0 or v > 0x7ffe then
+	if v < 0 or v > MAXTAG then
 		error(sfmt("sprotoparser: value %d out of range (0..32766)", v), 0)
 	end
 	return spack("<I2", (v + 1) * 2)
