@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+
 from sproto_support import Lua, bundle
 
 
@@ -56,9 +57,16 @@ def test_request_and_response_encode_decode(lua: Lua, game: Any) -> None:
         end"""
     )
     assert run(game) == (
-        1, b'{["account"]="a",["version"]=2}', b"login", b'{["ok"]=true}',
-        b"", 3, None, b"heartbeat", b"",
-    )  # fmt: skip (lupa drops the trailing nil)
+        1,
+        b'{["account"]="a",["version"]=2}',
+        b"login",
+        b'{["ok"]=true}',
+        b"",
+        3,
+        None,
+        b"heartbeat",
+        b"",
+    )  # lupa drops the trailing nil
 
 
 def test_decode_fills_a_given_table_and_says_how_many_bytes_it_used(lua: Lua, game: Any) -> None:
@@ -153,20 +161,37 @@ def test_rpc_sessions(lua: Lua, game: Any) -> None:
         ('sp:encode("Item", { id = 1.5 })', "Item.id[0] is not an integer (Is a number)"),
         ('sp:encode("Item", { name = 7 })', "Item.name[0] is not a string (Is a number)"),
         ('sp:encode("Player", { online = 1 })', "Player.online[0] is not a boolean (Is a number)"),
-        ('sp:encode("Player", { scores = { 1, "x" } })', "Player.scores[2] is not an integer (Is a string)"),
-        ('sp:encode("Player", { flags = { true, 0 } })', "Player.flags[2] is not a boolean (Is a number)"),
-        ('sp:encode("Player", { tags = { "a", {} } })', "Player.tags[2] is not a string (Is a table)"),
+        (
+            'sp:encode("Player", { scores = { 1, "x" } })',
+            "Player.scores[2] is not an integer (Is a string)",
+        ),
+        (
+            'sp:encode("Player", { flags = { true, 0 } })',
+            "Player.flags[2] is not a boolean (Is a number)",
+        ),
+        (
+            'sp:encode("Player", { tags = { "a", {} } })',
+            "Player.tags[2] is not a string (Is a table)",
+        ),
         ('sp:encode("Player", { pos = 5 })', "Player.pos[0] is not a table (Is a number)"),
-        ('sp:encode("Player", { friends = { 5 } })', "Player.friends[1] is not a table (Is a number)"),
-        ('sp:encode("Player", { tags = "abc" })', "Player.tags(1) should be a table or an userdata with metamethods (Is a string)"),
+        (
+            'sp:encode("Player", { friends = { 5 } })',
+            "Player.friends[1] is not a table (Is a number)",
+        ),
+        (
+            'sp:encode("Player", { tags = "abc" })',
+            "Player.tags(1) should be a table or an userdata with metamethods (Is a string)",
+        ),
         ('sp:encode("Player", nil)', "sproto encode Player: expected a table, got nil"),
         ('sp:encode("Nope", {})', "type not found: Nope"),
         ('local t = { id = 1 } t.friends = { t } sp:encode("Player", t)', "The table is too deep"),
         ('sp:request_encode("nope", {})', "nope not found"),
         ('sp:response_encode("move", {})', "bad argument #2 to 'encode' (nil expected, got table)"),
     ],
-)  # fmt: skip
-def test_encoding_a_wrong_value_is_a_clear_error(lua: Lua, game: Any, code: str, error: str) -> None:
+)
+def test_encoding_a_wrong_value_is_a_clear_error(
+    lua: Lua, game: Any, code: str, error: str
+) -> None:
     assert error_of(lua, code, game).endswith(error)
 
 
@@ -188,10 +213,13 @@ def test_numeric_strings_and_integral_floats_are_integers(lua: Lua, game: Any) -
         (b"\x02\x00\x00\x00", "decode error: truncated header (Item)"),
         (b"\x01\x00\x00\x00\x05\x00\x00\x00ab", "decode error: truncated data (Item)"),
         (b"\x01\x00\x00\x00\x05\x00", "decode error: truncated data (Item)"),
-        (b"\x02\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x02\x03", "decode error: bad integer size of count (Item)"),
+        (
+            b"\x02\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x02\x03",
+            "decode error: bad integer size of count (Item)",
+        ),
         (b"\x02\x00\x03\x00\x04\x00", "decode error: bad value of name (Item)"),
     ],
-)  # fmt: skip
+)
 def test_a_broken_packet_is_a_decode_error(lua: Lua, game: Any, packet: bytes, error: str) -> None:
     assert error_of(lua, 'return sp:decode("Item", ...)', game, packet) == error
 
@@ -204,7 +232,9 @@ def test_a_broken_packet_is_a_decode_error(lua: Lua, game: Any, packet: bytes, e
         (b"\x03\x01", "Invalid unpack stream"),
     ],
 )
-def test_a_broken_packed_stream_is_an_unpack_error(lua: Lua, game: Any, packet: bytes, error: str) -> None:
+def test_a_broken_packed_stream_is_an_unpack_error(
+    lua: Lua, game: Any, packet: bytes, error: str
+) -> None:
     assert error_of(lua, "return sproto.unpack(...)", game, packet) == error
     assert error_of(lua, "return sp:host('package'):dispatch(...)", game, packet) == error
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sproto_support import Lua, bundle
 
 
@@ -96,31 +97,56 @@ def test_the_example_schema_is_skynets_c2s(parse: Any) -> None:
         (".A {}\n\n.A {}", "redefined A at [=text] line (3)"),
         (".A { .B {}\n .B {} }", "redefined A.B at [=text] line (2)"),
         ("\n.A { a 0 : Missing }", "Undefined type Missing in type A at [=text] line (2)"),
-        ("\nfoo 1 {\n request Nope }", "Undefined request type Nope in protocol foo at [=text] line (3)"),
+        (
+            "\nfoo 1 {\n request Nope }",
+            "Undefined request type Nope in protocol foo at [=text] line (3)",
+        ),
         ("foo 1 {}\nbar 1 {}", "redefined protocol tag 1 at bar at [=text] line (2)"),
         ("foo 1 {}\nfoo 2 {}", "redefined foo at [=text] line (2)"),
-        ("foo 1 { request {}\n request {} }", "redefine request in protocol foo at [=text] line (2)"),
+        (
+            "foo 1 { request {}\n request {} }",
+            "redefine request in protocol foo at [=text] line (2)",
+        ),
         (".A {\n a 0 integer }", "syntax error at [=text] line (2): expected ':' near 'integer'"),
-        ("foo 1 { query X }", "syntax error at [=text] line (1): expected request, response or '}' near 'query'"),
+        (
+            "foo 1 { query X }",
+            "syntax error at [=text] line (1): expected request, response or '}' near 'query'",
+        ),
         (".A { a 0 : integer }\n$", 'syntax error at [=text] line (2): unexpected character "$"'),
         (".A { a 0x : integer }", "syntax error at [=text] line (1): bad number '0x'"),
-        (".A {\n", "syntax error at [=text] line (2): expected a field name or '}' near 'end of file'"),
-        (".A { a.b 0 : integer }", "syntax error at [=text] line (1): expected a field name or '}' near 'a.b'"),
+        (
+            ".A {\n",
+            "syntax error at [=text] line (2): expected a field name or '}' near 'end of file'",
+        ),
+        (
+            ".A { a.b 0 : integer }",
+            "syntax error at [=text] line (1): expected a field name or '}' near 'a.b'",
+        ),
         ("\n\n.A { a 32767 : integer }", "tag 32767 out of range (0..32766) at [=text] line (3)"),
         (".A { a 0 : *B(id) }\n.B { x 0 : integer }", "Invalid map index :id at [=text] line (1)"),
         (".A { a 0 : *B(c) } .B { c 0 : B }", "Invalid map index :c at [=text] line (1)"),
-        (".A { a 0 : *B() }\n.B { x 0 : integer }", "Invalid map definition: a, must only have two fields at [=text] line (1)"),
-        (".A { a 0 : B(id) } .B { id 0 : integer }", "only an array can have a key: a (id) at [=text] line (1)"),
-        (".A { a 0 : integer(x) }", "integer(x) needs a number of decimal digits at [=text] line (1)"),
+        (
+            ".A { a 0 : *B() }\n.B { x 0 : integer }",
+            "Invalid map definition: a, must only have two fields at [=text] line (1)",
+        ),
+        (
+            ".A { a 0 : B(id) } .B { id 0 : integer }",
+            "only an array can have a key: a (id) at [=text] line (1)",
+        ),
+        (
+            ".A { a 0 : integer(x) }",
+            "integer(x) needs a number of decimal digits at [=text] line (1)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_schema_is_one_line_naming_the_line(parse_error: Any, text: str, error: str) -> None:
     assert parse_error(text) == error
 
 
 def test_the_error_names_the_file(parse_error: Any) -> None:
     assert parse_error(".A {", "proto/c2s.sproto") == (
-        "syntax error at [proto/c2s.sproto] line (1): expected a field name or '}' near 'end of file'"
+        "syntax error at [proto/c2s.sproto] line (1): "
+        "expected a field name or '}' near 'end of file'"
     )
 
 

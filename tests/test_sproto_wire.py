@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sproto_support import VECTORS, Lua, bundle, schema_text
 
 
