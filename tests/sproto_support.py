@@ -7,8 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import lupa.lua54 as lupa
+import pytest
 
 from skylet._paths import LUALIB
+from skylet._sproto_accel import open_in, sproto_library
+
+#: The two sproto cores, for ``params=`` of a fixture: pure Lua, and C.
+CORES = [
+    "lua",
+    pytest.param(
+        "c",
+        marks=pytest.mark.skipif(
+            sproto_library()[0] is None, reason=f"no C sproto core: {sproto_library()[1]}"
+        ),
+    ),
+]
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "sproto_vectors.json").read_text(encoding="utf-8")
@@ -45,12 +58,18 @@ return dump
 
 
 class Lua:
-    """A Lua 5.4 state with skylet's lualib on ``package.path``."""
+    """A Lua 5.4 state with skylet's lualib on ``package.path``; ``core`` is
+    the sproto core ``sproto.core`` uses: "lua" or "c"."""
 
-    def __init__(self) -> None:
+    def __init__(self, core: str = "lua") -> None:
         self.runtime = lupa.LuaRuntime(encoding=None, unpack_returned_tuples=True)
         self.runtime.execute(f'package.path = "{LUALIB}/?.lua"'.encode())
+        if core == "c":
+            path, why = sproto_library()
+            assert path is not None, why
+            self.runtime.eval("package.loaded")[b"skylet.csproto"] = open_in(self.runtime, path)
         self.dump = self.runtime.execute(DUMP.encode())
+        self.core = core
 
     def eval(self, code: str) -> Any:
         return self.runtime.eval(code.encode())

@@ -14,7 +14,8 @@ import trio
 
 import skylet
 from conftest import SERVICES, Lines, NodeFactory
-from sproto_support import VECTORS, bundle
+from skylet._sproto_accel import sproto_library
+from sproto_support import CORES, VECTORS, bundle
 
 RPC = {name: bytes.fromhex(h) for name, h in VECTORS["rpc"].items()}
 
@@ -26,11 +27,19 @@ def raw(value: Any) -> Any:
     return value.encode() if isinstance(value, str) else value
 
 
-@pytest.fixture
-async def node(node_with: NodeFactory) -> AsyncIterator[skylet.Node]:
+def sproto_config(**extra: Any) -> dict[str, Any]:
     services = SERVICES / "sproto"
-    async with node_with(luaservice=f"{services}/?.lua", lua_path=f"{services}/?.lua") as running:
+    return {"luaservice": f"{services}/?.lua", "lua_path": f"{services}/?.lua", **extra}
+
+
+@pytest.fixture(params=CORES)
+async def node(
+    node_with: NodeFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[skylet.Node]:
+    async with node_with(**sproto_config(sproto=request.param)) as running:
         await running.newservice("protoloader")
+        client = await running.newservice("client")
+        assert await running.call(client, "lua", "core") == request.param
         yield running
 
 
@@ -127,3 +136,17 @@ def test_the_game_schema_file_is_the_one_the_vectors_use() -> None:
     text = (SERVICES / "sproto" / "game.sproto").read_text(encoding="utf-8")
     assert text == VECTORS["schemas"]["game"]["text"]
     assert bundle("game")  # and skynet parsed it
+
+
+async def test_bad_sproto_setting_is_a_config_error(node_with: NodeFactory) -> None:
+    with pytest.raises(skylet.SkyletError, match="sproto must be one of auto, c, lua, not 'fast'"):
+        async with node_with(**sproto_config(sproto="fast")):
+            pass  # pragma: no cover - the node does not start
+
+
+async def test_the_c_core_is_the_default(node_with: NodeFactory, log: Lines) -> None:
+    async with node_with(**sproto_config()) as running:
+        client = await running.newservice("client")
+        expected = "c" if sproto_library()[0] else "lua"
+        assert await running.call(client, "lua", "core") == expected
+    assert not log.matching("sproto:")

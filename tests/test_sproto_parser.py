@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from sproto_support import Lua, bundle
+from sproto_support import CORES, Lua, bundle
 
 
-@pytest.fixture(scope="module")
-def lua() -> Lua:
-    return Lua()
+@pytest.fixture(scope="module", params=CORES)
+def lua(request: pytest.FixtureRequest) -> Lua:
+    return Lua(request.param)
 
 
 @pytest.fixture(scope="module")

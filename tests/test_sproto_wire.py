@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from sproto_support import VECTORS, Lua, bundle, schema_text
+from sproto_support import CORES, VECTORS, Lua, bundle, schema_text
 
 
-@pytest.fixture(scope="module")
-def lua() -> Lua:
-    return Lua()
+@pytest.fixture(scope="module", params=CORES)
+def lua(request: pytest.FixtureRequest) -> Lua:
+    return Lua(request.param)
 
 
 SCHEMAS = sorted(name for name, s in VECTORS["schemas"].items() if s["bundle"] != "ERROR")

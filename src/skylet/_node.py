@@ -28,6 +28,7 @@ from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
 from ._sockets import SocketServer
+from ._sproto_accel import choose_sproto
 from ._sproto_slots import SprotoSlots
 from ._timers import TICKS_PER_SECOND, Timers
 from ._vm import boot_service
@@ -83,6 +84,8 @@ class Node:
         self.watchdog_path = choose_watchdog(
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
+        #: The C sproto core each VM loads at boot (config ``sproto``), or None.
+        self.sproto_path = choose_sproto(self.config.get("sproto"), lambda m: self.logger.log(0, m))
         self._stdout = stdout
         self.registry = Registry(int(self.config["harbor"]))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)

@@ -76,6 +76,7 @@ def boot_service(node: Node, service: Service) -> None:
                 service.args.encode(),
                 node.codec_path,
                 node.watchdog_path,
+                node.sproto_path,
             )
     except lupa.LuaError as exc:
         text = str(exc)

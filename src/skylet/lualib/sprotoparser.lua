@@ -147,6 +147,7 @@ function Parser:define_type(fullname, line)
 	end
 	local t = { name = fullname, line = line, fields = {} }
 	self.types[fullname] = t
+	self.typelist[#self.typelist + 1] = t
 	return t
 end
 
@@ -227,6 +228,7 @@ function Parser:protocol()
 		self:fail(p.line, "redefined %s", p.name)
 	end
 	self.protocols[p.name] = p
+	self.protolist[#self.protolist + 1] = p
 	self:expect("{")
 	local seen = {}
 	while true do
@@ -265,6 +267,7 @@ local function parse(text, file)
 	local self = setmetatable({
 		tokens = tokenize(text, file), pos = 1, file = file,
 		types = {}, protocols = {},
+		typelist = {}, protolist = {}, -- in the order of the text, for errors
 	}, Parser)
 	while true do
 		local tok = self:peek()
@@ -307,7 +310,8 @@ end
 
 local function check(self)
 	local bytag = {}
-	for name, p in pairs(self.protocols) do
+	for _, p in ipairs(self.protolist) do
+		local name = p.name
 		local other = bytag[p.tag]
 		if other then
 			self:fail(p.line, "redefined protocol tag %d at %s", p.tag, name)
@@ -320,7 +324,8 @@ local function check(self)
 			end
 		end
 	end
-	for typename, t in pairs(self.types) do
+	for _, t in ipairs(self.typelist) do
+		local typename = t.name
 		for _, f in ipairs(t.fields) do
 			local full = resolve(self.types, typename, f.typename)
 			if not full then

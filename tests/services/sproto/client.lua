@@ -5,6 +5,12 @@ local sprotoloader = require "sprotoloader"
 
 local CMD = {}
 
+-- which sproto core this service runs: "c" or "lua"
+function CMD.core()
+	require "sproto.core"
+	return package.loaded["skylet.csproto"] and "c" or "lua"
+end
+
 -- The request packets skynet's client writes for the same calls.
 function CMD.requests()
 	local sp = sprotoloader.load(1)
