@@ -1,6 +1,6 @@
 -- skylet.sprotocore: sproto's core functions in pure Lua (newproto,
 -- querytype, protocol, encode, decode, pack, unpack, default), on sproto's
--- published wire format. skylet/_lsproto.c is its C twin: the same bytes and
+-- published wire format. skylet/_lua/_lsproto.c is its C twin: the same bytes and
 -- the same errors; `sproto.core` picks one.
 --
 -- Wire format, in short (all integers little-endian):
