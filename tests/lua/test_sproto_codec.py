@@ -38,10 +38,11 @@ def test_exist_type_and_exist_proto(lua: Lua, game: Any) -> None:
     check = lua.func(
         """function(sp)
         return sp:exist_type("Player"), sp:exist_type("Player.Attr"), sp:exist_type("Nope"),
-            sp:exist_proto("login"), sp:exist_proto(2), sp:exist_proto("nope"), sp:exist_proto(99)
+            sp:exist_proto("login"), sp:exist_proto(2), sp:exist_proto("nope"), sp:exist_proto(99),
+            sp:exist_proto(2.5), sp:exist_proto(2.0)
         end"""
     )
-    assert check(game) == (True, True, False, True, True, False, False)
+    assert check(game) == (True, True, False, True, True, False, False, False, True)
 
 
 def test_request_and_response_encode_decode(lua: Lua, game: Any) -> None:

@@ -545,8 +545,9 @@ static int l_protocol(lua_State *L) {
     struct proto *p = NULL;
     int t = lua_type(L, 2);
     if (t == LUA_TNUMBER) {
-        lua_Integer tag = lua_tointegerx(L, 2, NULL);
-        for (int i = 0; i < s->nprotos && !p; i++)
+        int isint;
+        lua_Integer tag = lua_tointegerx(L, 2, &isint);
+        for (int i = 0; i < s->nprotos && isint && !p; i++)
             if (s->protos[i].tag == tag)
                 p = &s->protos[i];
         if (!p)
