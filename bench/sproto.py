@@ -39,7 +39,7 @@ def run_skylet(iterations: int, setting: str, tmp: Path) -> dict[str, dict[str, 
     config = tmp / "skylet.lua"
     config.write_text(
         f'thread = 1\nstart = "bench_sproto"\nluaservice = "{HERE}/?.lua"\n'
-        f'iterations = {iterations}\nsproto = "{setting}"\n'
+        f'iterations = {iterations}\nsproto_core = "{setting}"\n'
     )
     done = subprocess.run(
         [sys.executable, "-m", "skylet", "run", str(config)],

@@ -36,7 +36,7 @@ def sproto_config(**extra: Any) -> dict[str, Any]:
 async def node(
     node_with: NodeFactory, request: pytest.FixtureRequest
 ) -> AsyncIterator[skylet.Node]:
-    async with node_with(**sproto_config(sproto=request.param)) as running:
+    async with node_with(**sproto_config(sproto_core=request.param)) as running:
         await running.newservice("protoloader")
         client = await running.newservice("client")
         assert await running.call(client, "lua", "core") == request.param
@@ -139,8 +139,9 @@ def test_the_game_schema_file_is_the_one_the_vectors_use() -> None:
 
 
 async def test_bad_sproto_setting_is_a_config_error(node_with: NodeFactory) -> None:
-    with pytest.raises(skylet.SkyletError, match="sproto must be one of auto, c, lua, not 'fast'"):
-        async with node_with(**sproto_config(sproto="fast")):
+    error = "sproto_core must be one of auto, c, lua, not 'fast'"
+    with pytest.raises(skylet.SkyletError, match=error):
+        async with node_with(**sproto_config(sproto_core="fast")):
             pass  # pragma: no cover - the node does not start
 
 

@@ -93,8 +93,10 @@ class Node:
         self.watchdog_path = choose_watchdog(
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
-        #: The C sproto core each VM loads at boot (config ``sproto``), or None.
-        self.sproto_path = choose_sproto(self.config.get("sproto"), lambda m: self.logger.log(0, m))
+        #: The C sproto core each VM loads at boot (config ``sproto_core``), or None.
+        self.sproto_path = choose_sproto(
+            self.config.get("sproto_core"), lambda m: self.logger.log(0, m)
+        )
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)

@@ -4,7 +4,7 @@ Like the msgpack codec (``_accel.py``): a Lua C module built as a package
 extension that does not link against Lua; ``_luabind`` points it at lupa's
 Lua 5.4 (``skylet_csproto_bind``). The boot chunk of each service VM opens it
 with ``package.loadlib`` as ``skylet.csproto``, which ``sproto.core`` prefers
-to the pure-Lua ``skylet.sprotocore``. Config ``sproto``: ``auto`` (default),
+to the pure-Lua ``skylet.sprotocore``. Config ``sproto_core``: ``auto`` (default),
 ``c`` or ``lua``.
 """
 
@@ -73,8 +73,8 @@ def sproto_library() -> tuple[str | None, str]:
 
 
 def choose_sproto(setting: object, log: Callable[[str], None]) -> bytes | None:
-    """The C core path the boot chunk gets for config ``sproto`` (None: the Lua core)."""
+    """The C core path the boot chunk gets for config ``sproto_core`` (None: the Lua core)."""
     library = sproto_library() if setting in (None, "auto", "c") else (None, "")
     return choose_library(
-        "sproto", setting, library, log, "C sproto core", "services use the Lua sproto core"
+        "sproto_core", setting, library, log, "C sproto core", "services use the Lua sproto core"
     )

@@ -1,5 +1,5 @@
 -- sproto.core: skynet's module of sproto's core functions. The C core
--- (skylet/_lua/_lsproto.c, opened at boot as skylet.csproto; config `sproto`)
+-- (skylet/_lua/_lsproto.c, opened at boot as skylet.csproto; config `sproto_core`)
 -- when the node has it, else the pure-Lua skylet.sprotocore: the same bytes
 -- and the same errors either way.
 --
