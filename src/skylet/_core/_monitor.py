@@ -8,11 +8,13 @@ next instruction; under the Lua count hook (no C watchdog), the service is
 flagged and the hook raises at its next check.
 
 A handler can swallow that error (a ``pcall`` inside the loop). So while the
-same message still runs, the monitor interrupts again at each look (every
-``period``, at most a second), and after ``STRIKES`` interrupts it dooms the
-service: every Lua instruction it runs raises from then on, so the message
-unwinds through every ``pcall`` up to the dispatcher, which retires the
-service (its callers get errors) as if it had been killed.
+same message still runs and has met its last interrupt (a stalled thread or a
+long C call has not: it is left alone until it runs), the monitor interrupts
+again at each look (every ``period``, at most a second), and after
+``STRIKES`` interrupts it dooms the service: every Lua instruction it runs
+raises from then on, so the message unwinds through every ``pcall`` up to
+the dispatcher, which retires the service (its callers get errors) as if it
+had been killed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,17 @@ def interrupt(service: Service, why: str) -> None:
     watch = service.watch
     if watch is None or not watch.interrupt(why):
         service.interrupt = why.encode()  # for the Lua count hook's CHECK
+
+
+def taken(service: Service) -> bool:
+    """Whether the service's Lua ran since its last interrupt (and so met it).
+
+    A thread the OS stalls, or a long C call, has not: that message is not
+    swallowing anything, and is not interrupted again until it runs.
+    """
+    if service.watch is not None and service.watch.pending():
+        return False
+    return service.interrupt is None
 
 
 def doom(service: Service, why: str) -> None:
@@ -87,6 +100,8 @@ class Monitor:
                     self._logger.log(service.handle, why)
                     interrupt(service, why)
                     seen[index] = (version, now, 1)
+                elif strikes and not taken(service):
+                    continue  # the last interrupt has not reached running Lua yet
                 elif 0 < strikes < STRIKES:
                     why = (
                         f"service {service.address} interrupted again: the message goes on "
