@@ -12,6 +12,7 @@ from ._errors import (
 )
 from ._inject import InjectResult
 from ._node import Node, open_node
+from ._pyservice import Service
 
 __all__ = [
     "CallError",
@@ -23,6 +24,7 @@ __all__ = [
     "LaunchError",
     "Node",
     "NodeStopped",
+    "Service",
     "ServiceNotFound",
     "SkyletError",
     "load_config",

@@ -24,6 +24,7 @@ from ._logger import Logger, Writer
 from ._monitor import Monitor
 from ._pack import pack, unpack
 from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
+from ._pyservice import PythonServices
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
@@ -96,6 +97,9 @@ class Node:
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
         self.functions = FunctionStore()
+        #: Python services (config ``pyservice``), or None.
+        pyservice = self.config.get("pyservice")
+        self.pyservices = PythonServices(self, str(pyservice)) if pyservice else None
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())
@@ -132,6 +136,8 @@ class Node:
                 nursery.start_soon(self.timers.run)
                 await nursery.start(self.sockets.run)
                 self.monitor.start()
+                if self.pyservices is not None:
+                    await nursery.start(self.pyservices.run)
                 self._host = self._new_host()
                 _, bootstrap = str(self.config["bootstrap"]).split(None, 1)
                 try:
@@ -203,7 +209,10 @@ class Node:
         service.in_queue = True
         self.registry.add(service)
         try:
-            boot_service(self, service)
+            if self.pyservices is not None and (found := self.pyservices.find(name)):
+                self.pyservices.boot(service, found)  # Lua files win: found is None
+            else:
+                boot_service(self, service)
         except LaunchError:
             self.retire(service, "failed to launch")
             raise
@@ -232,6 +241,8 @@ class Node:
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
+        if self.pyservices is not None:
+            self.pyservices.retired(service)
         service.dispatch = None
         service.runtime = None
 
