@@ -12,6 +12,7 @@ import trio
 import skylet
 from conftest import SERVICES, THREADS, Lines, NodeFactory
 from skylet import CallError
+from test_console import connect, console_port, run_cli
 
 PY = SERVICES / "pyservice"
 PY_CONFIG = {"luaservice": f"{PY}/?.lua;{SERVICES / 'core'}/?.lua", "pyservice": f"{PY}/?.py"}
@@ -308,3 +309,39 @@ async def test_nodes_do_not_share_python_module_state(
         assert await one.call(a, "lua", "add", 1) == 1
         assert await one.call(a2, "lua", "add", 2) == 2  # one node: one module
         assert await two.call(b, "lua", "add", 3) == 1  # another node: its own
+
+
+async def test_debug_console_lists_and_injects_python_services_by_name(
+    node_with: NodeFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "counter.py").write_text(COUNTER)
+    fix = tmp_path / "fix.py"
+    fix.write_text(COUNTER.replace("self.count += by", "self.count += 10 * by"))
+    async with node_with(pyservice=f"{tmp_path}/?.py", debug_console=0) as node:
+        port = await console_port(node)
+        counters = [await node.newservice("counter") for _ in range(2)]
+        await node.call(counters[0], "lua", "incr", 1)
+        async with connect(port) as console:
+            listed = await console.command("list")
+            here = f"(module {tmp_path}/counter.py, class Counter)"
+            assert f":{counters[0]:08x}\tpython counter {here}" in listed
+            stat = await console.command("stat")
+            mine = [line for line in stat if line.startswith(f":{counters[1]:08x}\t")]
+            assert len(mine) == 1 and "task:0" in mine[0]
+            mem = await console.command("mem")
+            assert f":{counters[0]:08x}\tpython service (memory is the node's)" in mem
+            info = await console.command(f"info :{counters[0]:08x}")
+            assert info[:2] == ["class\tCounter", f"module\t{tmp_path}/counter.py"]
+        assert await run_cli("inject", f"127.0.0.1:{port}", "counter", str(fix)) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [line for line in out if line.startswith("[")] == [
+            f"[:{c:08x}] ok" for c in counters
+        ]
+        assert await node.call(counters[0], "lua", "incr", 1) == 11
+        assert await node.call(counters[1], "lua", "incr", 1) == 10
+        bad = tmp_path / "bad.py"
+        bad.write_text("raise RuntimeError('not today')\n")
+        assert await run_cli("inject", f"127.0.0.1:{port}", f":{counters[0]:08x}", str(bad)) == 1
+        out = capsys.readouterr().out
+        assert "RuntimeError: not today" in out and "nothing changed" in out
+        assert await node.call(counters[0], "lua", "incr", 1) == 21
