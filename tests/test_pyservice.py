@@ -93,6 +93,17 @@ async def test_send_runs_the_command_and_drops_the_result(node: skylet.Node) -> 
     assert await node.call(caller, "lua", "call", kv, "get", "k") == "sent"
 
 
+async def test_requests_start_in_the_order_they_arrived(node: skylet.Node) -> None:
+    caller = await lua_caller(node)
+    kv = await node.call(caller, "lua", "newservice", "kv")
+    # One turn delivers them all; trio may run tasks made ready together in
+    # either order, and skynet starts each message's handler in arrival order.
+    for _ in range(5):
+        await node.call(kv, "lua", "set", "list", [])
+        assert await node.call(caller, "lua", "sendmany", kv, 50, "append") is True
+        assert await node.call(kv, "lua", "get", "list") == list(range(1, 51))
+
+
 async def test_python_service_calls_and_launches_lua_and_python_services(
     node: skylet.Node,
 ) -> None:

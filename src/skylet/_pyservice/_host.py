@@ -65,6 +65,8 @@ class ServiceHost:
         self.inbox: deque[Message] = deque()
         self.waiting: dict[int, _Reply] = {}
         self.sessions = itertools.count(1)
+        #: Set once the latest request's task has started (see _spawn).
+        self._started: trio.Event | None = None
         #: In-flight tasks: cancel scope -> what it is doing (debug TASK).
         self.tasks: dict[trio.CancelScope, str] = {}
         self.send: Callable[..., bool | None] = make_send(self.node, actor)
@@ -120,10 +122,21 @@ class ServiceHost:
                 self.answer_error(source, session, why)
 
     def _spawn(self, label: str, fn: Callable[..., Any], *args: Any) -> None:
-        self.services.spawn(self._task, label, fn, *args)
+        # trio runs the tasks made ready together in either order; skynet starts
+        # each message's coroutine in arrival order. So each task waits until
+        # the one before it has started (run up to its first await).
+        before, self._started = self._started, trio.Event()
+        self.services.spawn(self._task, before, self._started, label, fn, *args)
 
-    async def _task(self, label: str, fn: Callable[..., Any], *args: Any) -> None:
+    async def _task(
+        self, before: trio.Event | None, started: trio.Event, label: str, fn: Any, *args: Any
+    ) -> None:
         with trio.CancelScope() as scope:
+            try:
+                if before is not None and not before.is_set():
+                    await before.wait()
+            finally:
+                started.set()  # the next one may start once this one yields
             if self.service.dead:
                 return
             self.tasks[scope] = label

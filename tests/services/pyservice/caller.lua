@@ -9,6 +9,10 @@ function CMD.uniqueservice(name, ...) return skynet.uniqueservice(name, ...) end
 function CMD.call(addr, ...) return skynet.call(addr, "lua", ...) end
 function CMD.pcall(addr, ...) return pcall(skynet.call, addr, "lua", ...) end
 function CMD.send(addr, ...) skynet.send(addr, "lua", ...) return true end
+function CMD.sendmany(addr, n, cmd)
+  for i = 1, n do skynet.send(addr, "lua", cmd, i) end
+  return true
+end
 function CMD.echo(...) return ... end
 function CMD.types(...)
   local out = {}

@@ -20,6 +20,9 @@ class KV(skylet.Service):
     async def get(self, key):
         return self.store.get(key)
 
+    async def append(self, value):
+        self.store.setdefault("list", []).append(value)
+
     async def several(self):
         return 1, 2.5, "three"
 
