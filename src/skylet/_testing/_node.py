@@ -30,7 +30,13 @@ class TestNode(Node):
         self.label = label
         self.log_lines: list[str] = []
         self.printed: list[str] = []
+        self.finished = trio.Event()
         super().__init__(config, log=self.log_lines.append, stdout=self.printed.append)
+
+    async def wait_stopped(self) -> int:
+        """Wait until the node has stopped (``skynet.abort()``, ``stop``); its exit status."""
+        await self.finished.wait()
+        return self.exit_status
 
     def logs(self, address: int | str) -> list[str]:
         """The messages one service logged, without the ``[:address]`` prefix.
@@ -48,7 +54,11 @@ class TestNode(Node):
 
     async def wait_idle(self) -> None:
         """Wait until nothing on the node can run without time passing: every
-        mailbox empty and every task blocked (timers may still be pending)."""
+        mailbox empty and every task blocked (timers may still be pending).
+
+        A task waiting for a socket counts as blocked: bytes on their way
+        through the kernel are not seen here.
+        """
         while True:
             await trio.testing.wait_all_tasks_blocked()
             if self._idle():
@@ -91,8 +101,14 @@ class NodeStarter:
                 config = {**values, **keys}
         node = TestNode(config, f"node {len(self.nodes) + 1}")
         self.nodes.append(node)
-        await self._nursery.start(node.run)
+        await self._nursery.start(self._run, node)
         return node
+
+    async def _run(self, node: TestNode, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await node.run(task_status=task_status)
+        finally:
+            node.finished.set()
 
     def stop_all(self) -> None:
         for node in self.nodes:
