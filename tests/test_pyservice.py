@@ -171,6 +171,26 @@ async def test_requests_wait_until_init_returned(node: skylet.Node, autojump_clo
         assert trio.current_time() - start == pytest.approx(10)
 
 
+async def test_killed_during_init_stops_init_and_fails_newservice(
+    node: skylet.Node, log: Lines, autojump_clock: object
+) -> None:
+    caller = await lua_caller(node)
+    result: list[object] = []
+
+    async def launch() -> None:
+        launch = (".launcher", "LAUNCH", "snlua", "slowinit")
+        result.append(await node.call(caller, "lua", "pcall", *launch))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(launch)
+        await trio.testing.wait_all_tasks_blocked()
+        assert await node.call(caller, "lua", "kill", ".slowinit") is True
+    [(ok, err)] = result
+    assert ok is False and re.search(r"service :\w+ was killed before it started", err), err
+    await trio.sleep(20)
+    assert not log.matching("init finished")
+
+
 async def test_each_request_runs_in_its_own_task_on_the_virtual_clock(
     node: skylet.Node, autojump_clock: object
 ) -> None:

@@ -67,8 +67,10 @@ class ServiceHost:
         self.sessions = itertools.count(1)
         #: Set once the latest request's task has started (see _spawn).
         self._started: trio.Event | None = None
-        #: In-flight tasks: cancel scope -> what it is doing (debug TASK).
-        self.tasks: dict[trio.CancelScope, str] = {}
+        #: In-flight request tasks -> what each is doing (debug TASK).
+        self.tasks: dict[trio.lowlevel.Task, str] = {}
+        #: Where its tasks run; cancelled when the service is retired.
+        self.nursery: trio.Nursery | None = None
         self.send: Callable[..., bool | None] = make_send(self.node, actor)
 
     @property
@@ -125,25 +127,26 @@ class ServiceHost:
         # trio runs the tasks made ready together in either order; skynet starts
         # each message's coroutine in arrival order. So each task waits until
         # the one before it has started (run up to its first await).
+        assert self.nursery is not None  # requests wait until init has returned
         before, self._started = self._started, trio.Event()
-        self.services.spawn(self._task, before, self._started, label, fn, *args)
+        self.nursery.start_soon(self._task, before, self._started, label, fn, *args)
 
     async def _task(
         self, before: trio.Event | None, started: trio.Event, label: str, fn: Any, *args: Any
     ) -> None:
-        with trio.CancelScope() as scope:
-            try:
-                if before is not None and not before.is_set():
-                    await before.wait()
-            finally:
-                started.set()  # the next one may start once this one yields
-            if self.service.dead:
-                return
-            self.tasks[scope] = label
-            try:
-                await fn(*args)
-            finally:
-                del self.tasks[scope]
+        try:
+            if before is not None and not before.is_set():
+                await before.wait()
+        finally:
+            started.set()  # the next one may start once this one yields
+        if self.service.dead:
+            return  # retired before it started: no await cancels it
+        me = trio.lowlevel.current_task()
+        self.tasks[me] = label
+        try:
+            await fn(*args)
+        finally:
+            del self.tasks[me]
 
     # ----- requests -----
 
@@ -178,7 +181,16 @@ class ServiceHost:
 
     # ----- booting -----
 
-    async def boot(self, args: str) -> None:
+    async def run(self, args: str) -> None:
+        """The service's own task: its nursery, for as long as it lives."""
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            if self.service.dead:  # killed before it started
+                return
+            if await self._boot(args):
+                await trio.sleep_forever()
+
+    async def _boot(self, args: str) -> bool:
         """Load the module, make the instance, run ``init``; tell the launcher."""
         try:
             cls = self.services.service_class(self.service.name, self.path)
@@ -191,7 +203,7 @@ class ServiceHost:
             self.log(f"init service failed: {format_traceback(exc)}")
             self.post(".launcher", ptypes.LUA, 0, ("ERROR", error_message(exc, self.code_path)))
             self.node.retire(self.service, "exited")
-            return
+            return False
         line = f"python {self.service.name} {args}".rstrip()
         line += f" (module {self.path}, class {self.class_name})"
         self.post(".launcher", ptypes.LUA, 0, ("LAUNCHOK", line))
@@ -199,6 +211,7 @@ class ServiceHost:
         held, self.held = self.held, deque()
         for message in held:
             self._handle(*message)
+        return True
 
     # ----- calling out -----
 
@@ -258,8 +271,8 @@ class ServiceHost:
 
     def _cancel(self) -> None:
         self.held.clear()
-        for scope in self.tasks:
-            scope.cancel()
+        if self.nursery is not None:
+            self.nursery.cancel_scope.cancel()
 
 
 class Refused(Exception):

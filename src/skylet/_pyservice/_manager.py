@@ -61,7 +61,7 @@ class PythonServices:
         host = ServiceHost(self, actor, path)
         actor.dispatch = host.dispatch
         self.hosts[actor.handle] = host
-        self.node.on_trio(self.spawn, host.boot, actor.args)
+        self.node.on_trio(self.spawn, host.run, actor.args)
 
     def retired(self, actor: Actor) -> None:
         host = self.hosts.pop(actor.handle, None)

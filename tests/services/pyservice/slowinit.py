@@ -7,6 +7,7 @@ class SlowInit(skylet.Service):
     async def init(self):
         self.register(".slowinit")
         await trio.sleep(10)
+        self.log("init finished")
         self.ready = "after init"
 
     async def state(self):
