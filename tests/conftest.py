@@ -12,7 +12,7 @@ import pytest
 
 import skylet
 
-# pytester: tests/test_testing_plugin.py tries the pytest kit on throwaway projects.
+# pytester: tests/testing/test_pytest_kit.py tries the pytest kit on throwaway projects.
 pytest_plugins = ["pytester"]
 
 SERVICES = Path(__file__).parent / "services"

@@ -10,6 +10,6 @@ The plugin itself is registered by installing skylet (entry point
         assert await node.call(".counter", "lua", "incr", 5) == 5
 """
 
-from ._testing import NodeStarter, TestNode
+from ._testing._node import NodeStarter, TestNode
 
 __all__ = ["NodeStarter", "TestNode"]

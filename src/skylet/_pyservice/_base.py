@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-if TYPE_CHECKING:
-    from ._host import ServiceHost
+from .._core._service import Service as Actor
+
+
+class Host(Protocol):
+    """What a service object reaches of the node: its ``_host.ServiceHost``."""
+
+    service: Actor
+
+    async def call(self, address: int | str, proto: int | str, args: tuple[Any, ...]) -> Any: ...
+
+    def post(self, address: int | str, proto: int | str, session: int, args: Any) -> Actor: ...
+
+    def log(self, message: str) -> None: ...
+
+    def register(self, name: str) -> None: ...
+
+    def getenv(self, key: str) -> str | None: ...
+
+    async def exit(self) -> NoReturn: ...
 
 
 class Service:
@@ -20,7 +37,7 @@ class Service:
     thread, so a command may await anything trio can.
     """
 
-    _skylet: ServiceHost
+    _skylet: Host
 
     async def init(self, *args: str) -> None:
         """Runs once, like the function given to ``skynet.start``.
@@ -67,11 +84,11 @@ class Service:
 
     def register(self, name: str) -> None:
         """``skynet.register``: give this service a local name (``.name``)."""
-        self._skylet.node.registry.bind_name(name, self.address)
+        self._skylet.register(name)
 
     def getenv(self, key: str) -> str | None:
         """``skynet.getenv``: a config key as the string Lua would see."""
-        return self._skylet.node.env.get(key)
+        return self._skylet.getenv(key)
 
     def log(self, *parts: Any) -> None:
         """``skynet.error``: one log line, the parts joined by spaces."""

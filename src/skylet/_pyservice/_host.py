@@ -13,30 +13,46 @@ exits or is killed, to queued requests, ...) are the node's, unchanged.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import itertools
 import traceback
+import types
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import trio
 
-from .. import _ptype as ptypes
-from .._core import make_send
-from .._errors import CallError, ServiceNotFound
-from .._pack import pack, unpack
-from .._service import Message
-from .._service import Service as Actor
+from .._core import _commands
+from .._core import _ptype as ptypes
+from .._core._errors import CallError, ServiceNotFound
+from .._core._pack import pack, unpack
+from .._core._service import Message
+from .._core._service import Service as Actor
 from ._base import Service
 from ._loader import ServiceModuleError, command_of, commands
+from ._reload import reload
 
-if TYPE_CHECKING:
-    from .._node import Node
-    from ._manager import PythonServices
+#: What debug MEM answers: a Python service has no VM of its own to measure.
+NO_MEMORY_FIGURE = "python service (memory is the node's)"
 
 _ANSWERS = (ptypes.RESPONSE, ptypes.ERROR)
+
+
+class Node(_commands.Node, Protocol):
+    """The node as Python services see it (``_core._node.Node`` is one)."""
+
+    def on_trio(self, fn: Callable[..., object], *args: Any) -> None: ...
+
+
+class Modules(Protocol):
+    """Where a host gets its class and leaves modules: ``_manager.PythonServices``."""
+
+    def service_class(self, name: str, path: str) -> type[Service]: ...
+
+    def adopt(self, module: types.ModuleType) -> None: ...
 
 
 class _Reply:
@@ -51,9 +67,9 @@ class _Reply:
 class ServiceHost:
     """The node's side of one Python service (``actor`` is its registry entry)."""
 
-    def __init__(self, services: PythonServices, actor: Actor, path: str) -> None:
-        self.services = services
-        self.node: Node = services.node
+    def __init__(self, node: Node, modules: Modules, actor: Actor, path: str) -> None:
+        self.node = node
+        self.modules = modules
         self.service = actor
         self.path = path
         #: The file the running code came from (an inject may bring another).
@@ -71,7 +87,7 @@ class ServiceHost:
         self.tasks: dict[trio.lowlevel.Task, str] = {}
         #: Where its tasks run; cancelled when the service is retired.
         self.nursery: trio.Nursery | None = None
-        self.send: Callable[..., bool | None] = make_send(self.node, actor)
+        self.send: Callable[..., bool | None] = _commands.make_send(self.node, actor)
 
     @property
     def class_name(self) -> str:
@@ -79,6 +95,12 @@ class ServiceHost:
 
     def log(self, message: str) -> None:
         self.node.logger.log(self.service.handle, message)
+
+    def register(self, name: str) -> None:
+        self.node.registry.bind_name(name, self.service.handle)
+
+    def getenv(self, key: str) -> str | None:
+        return self.node.env.get(key)
 
     # ----- messages in -----
 
@@ -114,9 +136,7 @@ class ServiceHost:
                 return
             self._spawn(f"{cmd} from :{source:08x}", self._request, session, source, cmd, args)
         elif ptype == ptypes.DEBUG:
-            from ._debug import debug_request
-
-            self._spawn(f"debug from :{source:08x}", debug_request, self, session, source, msg)
+            self._spawn(f"debug from :{source:08x}", self._debug, session, source, msg)
         else:
             self.log(f"Unknown request ({ptype}): from :{source:08x}")
             if session:
@@ -193,7 +213,7 @@ class ServiceHost:
     async def _boot(self, args: str) -> bool:
         """Load the module, make the instance, run ``init``; tell the launcher."""
         try:
-            cls = self.services.service_class(self.service.name, self.path)
+            cls = self.modules.service_class(self.service.name, self.path)
             instance = cls.__new__(cls)
             instance._skylet = self
             instance.__init__()  # type: ignore[misc]
@@ -212,6 +232,52 @@ class ServiceHost:
         for message in held:
             self._handle(*message)
         return True
+
+    # ----- the debug protocol (skynet.debug's, for the console) -----
+
+    async def _debug(self, session: int, source: int, msg: Any) -> None:
+        try:
+            cmd, *args = unpack(msg) or (None,)
+            values = self._debug_answer(cmd, args)
+        except Exception as exc:
+            self._failed(exc, session, source)
+            return
+        if cmd == "EXIT":
+            await self.exit()
+        self.answer(source, session, *values)
+
+    def _debug_answer(self, cmd: Any, args: list[Any]) -> tuple[Any, ...]:
+        service = self.service
+        if cmd == "PING" or cmd == "EXIT":
+            return ()
+        if cmd == "MEM":
+            return (NO_MEMORY_FIGURE,)
+        if cmd == "GC":
+            gc.collect()
+            return (NO_MEMORY_FIGURE,)
+        if cmd == "STAT":
+            stat = {
+                "task": len(self.tasks) - 1,  # not counting this one
+                "mqlen": len(service.mailbox) + len(self.held),
+                "cpu": service.cpu,
+                "message": service.message_count,
+            }
+            return (stat,)
+        if cmd == "INFO":
+            return ({"module": self.path, "class": self.class_name},)
+        if cmd == "TASK":
+            tasks = [label for label in self.tasks.values() if not label.startswith("debug ")]
+            return ({str(i): label for i, label in enumerate(tasks, 1)},)
+        if cmd == "RUN":  # inject: reload the module, swap the live instance's class
+            assert self.instance is not None
+            source = args[0] if args else None
+            filename = args[1] if len(args) > 1 else None
+            done = reload(self.instance, service.name, self.path, source, filename)
+            if done.module is not None and done.path is not None:
+                self.modules.adopt(done.module)
+                self.code_path = done.path
+            return done.ok, done.report
+        raise Refused(f"unknown debug command {cmd!r}")
 
     # ----- calling out -----
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .._paths import search
-from .._service import Service as Actor
+from .._core._paths import search
+from .._core._service import Service as Actor
 from ._base import Service
-from ._host import ServiceHost
+from ._host import Node, ServiceHost
 from ._loader import forget_module, run_module, service_class
-
-if TYPE_CHECKING:
-    from .._node import Node
 
 
 class PythonServices:
@@ -58,7 +55,7 @@ class PythonServices:
     def boot(self, actor: Actor, path: str) -> None:
         """Make ``actor`` a Python service; its module loads and ``init`` runs in a
         task on trio's thread, which tells the launcher how that went."""
-        host = ServiceHost(self, actor, path)
+        host = ServiceHost(self.node, self, actor, path)
         actor.dispatch = host.dispatch
         self.hosts[actor.handle] = host
         self.node.on_trio(self.spawn, host.run, actor.args)

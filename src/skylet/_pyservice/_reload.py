@@ -11,13 +11,24 @@ run the new methods.
 from __future__ import annotations
 
 import traceback
+import types
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._base import Service
 from ._loader import ServiceModuleError, commands, forget_module, run_module, service_class
 
-if TYPE_CHECKING:
-    from ._host import ServiceHost
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What ``reload`` did: ``ok`` and the report ``inject`` prints; when
+    ok, the new module (the node forgets it when it stops) and its file."""
+
+    ok: bool
+    report: str
+    module: types.ModuleType | None = None
+    path: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -26,24 +37,20 @@ def _text(value: Any) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def reload(host: ServiceHost, source: Any, filename: Any) -> tuple[bool, str]:
-    """Answer ``RUN(source, filename)`` for a Python service: ``(ok, report)``.
+def reload(instance: Service, name: str, own_path: str, source: Any, filename: Any) -> Reloaded:
+    """Answer ``RUN(source, filename)`` for the Python service ``instance``.
 
     ``source`` is the module's new text (the file ``skylet inject`` read);
-    without one, the service's own file is read again.
+    without one, the service's own file (``own_path``) is read again.
     """
-    instance = host.instance
-    name = host.service.name
-    if instance is None:  # pragma: no cover - requests wait for init
-        return False, f"reload {name}: the service has not started"
-    path = _text(filename) or host.path
+    path = _text(filename) or own_path
     try:
-        text = _text(source) if source else Path(host.path).read_text(encoding="utf-8")
+        text = _text(source) if source else Path(own_path).read_text(encoding="utf-8")
         assert text is not None
         module = run_module(name, path, text)
     except Exception as exc:
         why = "".join(traceback.format_exception_only(exc)).rstrip()
-        return False, f"reload {name}: {path} did not load; nothing changed\n{why}"
+        return Reloaded(False, f"reload {name}: {path} did not load; nothing changed\n{why}")
     try:
         cls = service_class(module, path)
         old = type(instance)
@@ -57,9 +64,7 @@ def reload(host: ServiceHost, source: Any, filename: Any) -> tuple[bool, str]:
             raise ServiceModuleError(f"class {cls.__qualname__} no longer matches: {exc}") from None
     except ServiceModuleError as exc:
         forget_module(module)
-        return False, f"reload {name}: {exc}; nothing changed"
-    host.services.adopt(module)
-    host.code_path = path
+        return Reloaded(False, f"reload {name}: {exc}; nothing changed")
     before, after = set(commands(old)), set(commands(cls))
     listed = ", ".join(sorted(after)) or "none"
     report = f"reloaded {name} from {path}: class {cls.__qualname__}, commands {listed}"
@@ -67,4 +72,4 @@ def reload(host: ServiceHost, source: Any, filename: Any) -> tuple[bool, str]:
         report += f"; added {', '.join(sorted(after - before))}"
     if before - after:
         report += f"; removed {', '.join(sorted(before - after))}"
-    return True, report
+    return Reloaded(True, report, module, path)

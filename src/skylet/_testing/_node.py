@@ -10,9 +10,9 @@ from typing import Any
 import trio
 import trio.testing
 
-from .._config import load_config
-from .._errors import ServiceNotFound
-from .._node import Node
+from .._core._config import load_config
+from .._core._errors import ServiceNotFound
+from .._core._node import Node
 
 Config = str | os.PathLike[str] | Mapping[str, object]
 
