@@ -28,6 +28,12 @@ async def lua_caller(node: skylet.Node) -> int:
     return await node.newservice("caller")
 
 
+@pytest.mark.parametrize("value", ["./service/kv.py", 5, True])
+def test_pyservice_must_be_a_search_path(value: object) -> None:
+    with pytest.raises(skylet.ConfigError, match="config key 'pyservice' must be a string of"):
+        skylet.Node({"pyservice": value})
+
+
 async def test_lua_newservice_launches_a_python_service_and_calls_its_methods(
     node: skylet.Node, log: Lines
 ) -> None:

@@ -112,7 +112,13 @@ class ServiceHost:
     def _drain(self) -> None:
         inbox = self.inbox
         while inbox:
-            self._handle(*inbox.popleft())
+            ptype, session, source, msg = inbox.popleft()
+            try:
+                self._handle(ptype, session, source, msg)
+            except Exception as exc:  # pragma: no cover - a bug here must not stop trio
+                self.log(f"dispatch failed:\n{format_traceback(exc)}")
+                if session and ptype not in _ANSWERS and not self.service.dead:
+                    self.answer_error(source, session, f"{self.service.address} failed: {exc}")
 
     def _handle(self, ptype: int, session: int, source: int, msg: Any) -> None:
         if ptype in _ANSWERS:
@@ -148,8 +154,12 @@ class ServiceHost:
         # each message's coroutine in arrival order. So each task waits until
         # the one before it has started (run up to its first await).
         assert self.nursery is not None  # requests wait until init has returned
-        before, self._started = self._started, trio.Event()
-        self.nursery.start_soon(self._task, before, self._started, label, fn, *args)
+        before, started = self._started, trio.Event()
+        try:
+            self.nursery.start_soon(self._task, before, started, label, fn, *args)
+        except RuntimeError:  # the nursery closed: the node is stopping
+            return
+        self._started = started
 
     async def _task(
         self, before: trio.Event | None, started: trio.Event, label: str, fn: Any, *args: Any
