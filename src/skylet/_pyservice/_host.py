@@ -7,7 +7,7 @@ the message hops to trio in arrival order (``inbox``).
 
 Requests and answers keep the node's bookkeeping because every message this
 service sends goes through the same ``send`` a Lua service's VM holds
-(``_core.make_send``): the failure rules (errors to callers of a service that
+(``_core._commands.make_send``): the failure rules (errors to callers of a service that
 exits or is killed, to queued requests, ...) are the node's, unchanged.
 """
 
