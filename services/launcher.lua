@@ -106,7 +106,7 @@ end
 
 function command.LAUNCHOK(address, line)
   -- A Python service says what it runs ("python NAME ARGS (module M, class C)").
-  if line and services[address] then
+  if type(line) == "string" and services[address] then
     services[address] = line
   end
   local response = instance[address]
