@@ -1,5 +1,6 @@
 -- Puts the test schemas in the node's sproto slots, as skynet's
--- examples/protoloader.lua does: slot 1 from a file, slot 2 from text.
+-- examples/protoloader.lua does: slot 1 from a file, slot 2 from text,
+-- slots 3 and 4 the c2s and s2c schemas of skynet's examples.
 local skynet = require "skynet"
 local sprotoparser = require "sprotoparser"
 local sprotoloader = require "sprotoloader"
@@ -14,4 +15,6 @@ skynet.start(function()
 
 heartbeat 1 {}
 ]], 2)
+	sprotoloader.register(SERVICE_PATH .. "c2s.sproto", 3)
+	sprotoloader.register(SERVICE_PATH .. "s2c.sproto", 4)
 end)
