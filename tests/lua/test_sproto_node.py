@@ -142,10 +142,11 @@ async def test_a_skynet_client_talks_to_a_skylet_server_over_tcp(
     assert log.matching("bad packet: Invalid unpack stream")
 
 
-def test_the_game_schema_file_is_the_one_the_vectors_use() -> None:
-    text = (SERVICES / "sproto" / "game.sproto").read_text(encoding="utf-8")
-    assert text == VECTORS["schemas"]["game"]["text"]
-    assert bundle("game")  # and skynet parsed it
+@pytest.mark.parametrize("name", ["game", "c2s", "s2c"])
+def test_the_schema_files_are_the_ones_the_vectors_use(name: str) -> None:
+    text = (SERVICES / "sproto" / f"{name}.sproto").read_text(encoding="utf-8")
+    assert text == VECTORS["schemas"][name]["text"]
+    assert bundle(name)  # and skynet parsed it
 
 
 async def test_bad_sproto_setting_is_a_config_error(node_with: NodeFactory) -> None:
