@@ -1,0 +1,69 @@
+-- The test's hands on a cluster: every skynet.cluster function as a command.
+local skynet = require "skynet"
+local cluster = require "skynet.cluster"
+
+local CMD = {}
+
+function CMD.call(node, addr, ...)
+  return cluster.call(node, addr, ...)
+end
+
+function CMD.send(node, addr, ...)
+  cluster.send(node, addr, ...)
+end
+
+function CMD.query(node, name)
+  return cluster.query(node, name)
+end
+
+function CMD.proxycall(node, name, ...)
+  local proxy = cluster.proxy(node, name)
+  return skynet.call(proxy, "lua", ...)
+end
+
+function CMD.proxysend(node, name, ...)
+  local proxy = cluster.proxy(node, name)
+  skynet.send(proxy, "lua", ...)
+end
+
+function CMD.reload(config)
+  cluster.reload(config)
+end
+
+function CMD.register(name)
+  return cluster.register(name, skynet.self())
+end
+
+-- n pushes, then a call: the call sees every push
+function CMD.pushes_then_call(node, addr, n)
+  for i = 1, n do
+    cluster.send(node, addr, "push", i)
+  end
+  return cluster.call(node, addr, "pushed")
+end
+
+-- several calls at once; answers what each got ("ok" or the error)
+function CMD.concurrent(node, addr, n, ...)
+  local results, done = {}, 0
+  local me = coroutine.running()
+  local args = table.pack(...)
+  for i = 1, n do
+    skynet.fork(function()
+      local ok, r = pcall(cluster.call, node, addr, table.unpack(args, 1, args.n))
+      results[i] = ok and "ok" or tostring(r)
+      done = done + 1
+      if done == n then
+        skynet.wakeup(me)
+      end
+    end)
+  end
+  skynet.wait(me)
+  return results
+end
+
+skynet.start(function()
+  skynet.dispatch("lua", function(_, _, cmd, ...)
+    local f = assert(CMD[cmd], "no such command")
+    skynet.retpack(f(...))
+  end)
+end)
