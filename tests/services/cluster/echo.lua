@@ -8,6 +8,10 @@ function CMD.echo(...)
   return ...
 end
 
+function CMD.whoami()
+  return skynet.getenv "cluster_self"
+end
+
 function CMD.big(n)
   return string.rep("b", n)
 end

@@ -1,0 +1,242 @@
+"""skynet.cluster between real skylet processes on 127.0.0.1.
+
+Node "a" runs in the test process (a real node, its own sockets); "b" and "c"
+are `skylet run` processes started once per module; tests that kill a peer
+start their own. All use tests/services/cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+import skylet
+
+SERVICES = Path(__file__).parent / "services" / "cluster"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Peer:
+    name: str
+    config: Path
+    process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "skylet", "run", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if line.startswith("READY"):
+                return
+            if not line:
+                break
+        raise AssertionError(f"cluster node {self.name} did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+
+def make_peers(where: Path, names: dict[str, Any]) -> tuple[Path, dict[str, Peer]]:
+    """A cluster names file and a config per peer."""
+    lines = [f'{name} = "127.0.0.1:{port}"' for name, port in names.items()]
+    lines += ["down = false", "__nowaiting = true"]
+    names_file = where / "clustername.lua"
+    names_file.write_text("\n".join(lines) + "\n")
+    peers = {}
+    for name in names:
+        config = where / f"{name}.lua"
+        config.write_text(
+            f'start = "clusternode"\nluaservice = "{SERVICES}/?.lua"\n'
+            f'cluster = "{names_file}"\ncluster_self = "{name}"\n'
+        )
+        peers[name] = Peer(name, config)
+    return names_file, peers
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Peer]]]:
+    where = tmp_path_factory.mktemp("cluster")
+    names_file, peers = make_peers(
+        where, {"b": free_port(), "c": free_port(), "gone": free_port(), "d": free_port()}
+    )
+    del peers["gone"]  # in the names, nobody listening
+    running = [peers["b"], peers["c"]]
+    for peer in running:
+        peer.start()
+    try:
+        for peer in running:
+            peer.wait_ready()
+        yield names_file, peers
+    finally:
+        for peer in peers.values():
+            peer.kill()
+
+
+@pytest.fixture
+async def caller(peers: tuple[Path, dict[str, Peer]]) -> AsyncIterator[Any]:
+    """call(cmd, ...): the caller service of node "a", in this process."""
+    names_file, _ = peers
+    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(names_file)}
+    async with skylet.open_node(config, log=lambda line: None) as node:
+        address = await node.newservice("caller")
+
+        async def call(*args: Any) -> Any:
+            return await node.call(address, "lua", *args)
+
+        yield call
+
+
+async def test_call_keeps_values_nil_and_types(caller: Any) -> None:
+    got = await caller("call", "b", "@echo", "echo", 1, None, 2.5, "x", b"\xff\x00", None)
+    assert got == (1, None, 2.5, "x", b"\xff\x00", None)
+    kinds = await caller("call", "b", ".echo", "types", 1, 2.0, None, "s", {"k": [1, 2]})
+    assert kinds == ("integer,float,nil,string,table", 5)
+
+
+async def test_query_and_registered_names(caller: Any) -> None:
+    echo = await caller("query", "b", "echo")
+    assert isinstance(echo, int) and echo > 0
+    # the numeric address the query answered reaches the same service
+    assert await caller("call", "b", echo, "whoami") == "b"
+    with pytest.raises(skylet.CallError, match="name not found"):
+        await caller("query", "b", "nosuch")
+    with pytest.raises(skylet.CallError, match="Invalid name"):
+        await caller("call", "b", "@nosuch", "echo")
+
+
+async def test_send_and_proxy(caller: Any) -> None:
+    await caller("send", "c", "@echo", "push", "sent")
+    await caller("proxysend", "c", "@echo", "push", "proxied")
+    assert await caller("proxycall", "c", "@echo", "whoami") == "c"
+    pushed = await caller("call", "c", "@echo", "pushed")
+    assert pushed[-2:] == ["sent", "proxied"]
+
+
+async def test_128_kib_argument_and_answer(caller: Any) -> None:
+    big = "y" * 128 * 1024 + "tail"
+    assert await caller("call", "b", "@echo", "len", big) == (len(big), "yyyy", "tail")
+    answer = await caller("call", "b", "@echo", "big", 128 * 1024)
+    assert answer == "b" * 128 * 1024
+
+
+async def test_100_pushes_then_a_call_that_sees_them_all(caller: Any) -> None:
+    before = len(await caller("call", "b", "@echo", "pushed"))
+    pushed = await caller("pushes_then_call", "b", "@echo", 100)
+    assert pushed[before:] == list(range(1, 101))
+
+
+async def test_remote_error_is_raised_in_the_caller(caller: Any) -> None:
+    with pytest.raises(skylet.CallError, match=r"echo\.lua:[0-9]+: boom"):
+        await caller("call", "b", "@echo", "fail", "boom")
+    assert await caller("call", "b", "@echo", "whoami") == "b"  # the link goes on
+
+
+async def test_three_nodes_a_calls_b_which_calls_c(caller: Any) -> None:
+    assert await caller("call", "b", "@caller", "call", "c", "@echo", "whoami") == "c"
+
+
+@pytest.mark.parametrize(
+    ("node", "why"),
+    [
+        ("gone", "gone.*cannot connect.*refused"),
+        ("down", r"cluster node \[down\] is down"),
+        ("nowhere", r"cluster node \[nowhere\] is absent"),
+    ],
+)
+async def test_unreachable_node_fails_within_a_second(caller: Any, node: str, why: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(skylet.CallError, match=why):
+        await caller("call", node, "@echo", "whoami")
+    assert time.monotonic() - start < 1.0
+
+
+async def test_peer_killed_mid_call_fails_pending_calls_then_restart_works(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    d = peers[1]["d"]
+    d.start()
+    await trio.to_thread.run_sync(d.wait_ready)
+    assert await caller("call", "d", "@echo", "whoami") == "d"
+    results: list[Any] = []
+
+    async def slow_calls() -> None:
+        results.append(await caller("concurrent", "d", "@echo", 3, "slow", 1000))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(slow_calls)
+        await trio.sleep(0.3)
+        killed = time.monotonic()
+        d.kill()
+    assert time.monotonic() - killed < 1.0
+    [failures] = results
+    assert len(failures) == 3
+    assert all("connection lost" in why for why in failures), failures
+    d.start()
+    await trio.to_thread.run_sync(d.wait_ready)
+    assert await caller("call", "d", "@echo", "whoami") == "d"
+    d.kill()
+
+
+async def test_reload_switches_address(caller: Any, peers: tuple[Path, dict[str, Peer]]) -> None:
+    names_file, _ = peers
+    addresses = dict(
+        line.split(" = ") for line in names_file.read_text().splitlines() if '"' in line
+    )
+    assert await caller("call", "b", "@echo", "whoami") == "b"
+    await caller("reload", {"b": addresses["c"].strip('"')})
+    assert await caller("call", "b", "@echo", "whoami") == "c"
+    await caller("reload", {"b": False})
+    with pytest.raises(skylet.CallError, match="is down"):
+        await caller("call", "b", "@echo", "whoami")
+    await caller("reload", {"b": addresses["b"].strip('"')})
+    assert await caller("call", "b", "@echo", "whoami") == "b"
+
+
+async def test_opt_in_call_timeout(peers: tuple[Path, dict[str, Peer]]) -> None:
+    names_file, _ = peers
+    config = {
+        "luaservice": f"{SERVICES}/?.lua",
+        "cluster": str(names_file),
+        "cluster_call_timeout": 0.3,
+    }
+    async with skylet.open_node(config, log=lambda line: None) as node:
+        address = await node.newservice("caller")
+        start = time.monotonic()
+        with pytest.raises(skylet.CallError, match=r"timed out after 0.3s"):
+            await node.call(address, "lua", "call", "b", "@echo", "slow", 500)
+        assert 0.25 < time.monotonic() - start < 2
+        # the late answer is dropped; the link still serves
+        assert await node.call(address, "lua", "call", "b", "@echo", "whoami") == "b"
