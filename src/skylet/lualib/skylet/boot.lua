@@ -53,8 +53,8 @@ _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
 -- The node's C modules, the only native code a VM loads: the msgpack codec
--- (skylet/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
--- and the watchdog (skylet/_lwatchdog.c; without it, the Lua hook below).
+-- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
+-- and the watchdog (skylet/_lua/_lwatchdog.c; without it, the Lua hook below).
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
