@@ -1,5 +1,5 @@
 -- Cases for the skynet.pack (lua-seri) vectors: name, function giving the
--- values. tests/cluster_vectors.json holds what real skynet packed for each.
+-- values. tests/cluster/vectors.json holds what real skynet packed for each.
 local big = string.rep("x", 70000)
 local arr40 = {} for i=1,40 do arr40[i]=i end
 local function nest(n) local t = {} local c = t for i=2,n do local x = {} c[1]=x c=x end c[1]=1 return t end

@@ -1,5 +1,5 @@
 -- Cases for the cluster packet vectors, built with skylet.seri and
--- skylet.clusterwire; tests/cluster_vectors.json holds what real skynet's
+-- skylet.clusterwire; tests/cluster/vectors.json holds what real skynet's
 -- cluster.core made of the same inputs. Returns name -> packet(s), and
 -- name .. " next" -> the session the next request uses.
 local seri = require "skylet.seri"

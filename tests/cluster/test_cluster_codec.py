@@ -1,7 +1,7 @@
 """skynet's wire format: skynet.pack (lua-seri) values and cluster packets.
 
 The expected bytes are what a real skynet node produced for the same inputs
-(tests/cluster_vectors.json, recorded by hand; CI has no skynet). The cases
+(tests/cluster/vectors.json, recorded by hand; CI has no skynet). The cases
 also hold the layouts derived from the protocol by hand (type byte with a
 cookie, little-endian widths, 2-byte big-endian packet lengths).
 """
@@ -17,9 +17,9 @@ import lupa.lua54 as lupa
 import pytest
 
 HERE = Path(__file__).parent
-LUALIB = HERE.parent / "src" / "skylet" / "lualib"
-CASES = HERE / "services" / "cluster"
-VECTORS = json.loads((HERE / "cluster_vectors.json").read_text())
+LUALIB = HERE.parents[1] / "src" / "skylet" / "lualib"
+CASES = HERE.parent / "services" / "cluster"
+VECTORS = json.loads((HERE / "vectors.json").read_text())
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import trio
 
 import skylet
 
-SERVICES = Path(__file__).parent / "services" / "cluster"
+SERVICES = Path(__file__).parents[1] / "services" / "cluster"
 
 
 def free_port() -> int:
