@@ -66,8 +66,16 @@ local function from_wire(msg)
   return pack(seri_unpack(msg))
 end
 
+-- As the sender: an answer the node would not queue is refused, not sent.
+local send_limit = tonumber(skynet.getenv "socket_send_buffer_limit") or 8 * 1024 * 1024
+
 local function to_wire(msg)
-  return seri_pack(unpack(msg))
+  local bytes = seri_pack(unpack(msg))
+  if #bytes > send_limit then
+    error(format("cluster: an answer of %d bytes exceeds socket_send_buffer_limit (%d)",
+      #bytes, send_limit), 0)
+  end
+  return bytes
 end
 
 local tracetag

@@ -46,8 +46,22 @@ local function reason(err)
   return format("cluster node [%s] (%s): connection lost", node, address)
 end
 
+-- The node closes a connection whose unsent bytes pass this (config
+-- socket_send_buffer_limit, default 8 MiB): a larger message is refused here
+-- instead of breaking the link for every call on it.
+local send_limit = tonumber(skynet.getenv "socket_send_buffer_limit") or 8 * 1024 * 1024
+
+local function to_wire(msg)
+  local bytes = seri_pack(unpack(msg))
+  if #bytes > send_limit then
+    error(format("cluster: a message of %d bytes exceeds socket_send_buffer_limit (%d)",
+      #bytes, send_limit), 0)
+  end
+  return bytes
+end
+
 local function send_request(addr, msg)
-  local request, next_session, parts = wire.request(addr, session, seri_pack(unpack(msg)))
+  local request, next_session, parts = wire.request(addr, session, to_wire(msg))
   local current = session
   session = next_session
   return channel:request(request, current, parts)
@@ -95,10 +109,14 @@ function command.req(addr, msg)
   reply(false, reason(answer))
 end
 
-function command.push(addr, msg)
-  local request, next_session, parts = wire.request(addr, session, seri_pack(unpack(msg)), true)
+local function push(addr, msg)
+  local request, next_session, parts = wire.request(addr, session, to_wire(msg), true)
   session = next_session
-  local ok, err = pcall(channel.request, channel, request, nil, parts)
+  channel:request(request, nil, parts)
+end
+
+function command.push(addr, msg)
+  local ok, err = pcall(push, addr, msg)
   if not ok then
     skynet.error(reason(err))
   end

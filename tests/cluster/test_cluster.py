@@ -190,6 +190,27 @@ async def test_128_kib_argument_and_answer(caller: Any) -> None:
     assert answer == "b" * 128 * 1024
 
 
+async def test_a_small_call_passes_between_a_large_messages_parts(caller: Any) -> None:
+    # The kernel cannot take 6 MiB at once: the small call's request is
+    # written while the big one's 32 KiB parts still wait (low priority), so
+    # it goes out between them, and both arrive intact. (Which answer comes
+    # first depends on how fast the peer reads; against skylet the small one
+    # usually does.)
+    order = await caller("race", "b", "@echo", 6 * 1024 * 1024)
+    assert sorted(order) == ["big", "small"]
+
+
+async def test_a_message_over_the_send_buffer_limit_is_refused_not_sent(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    with pytest.raises(skylet.CallError, match="exceeds socket_send_buffer_limit"):
+        await caller("call", "b", "@echo", "len", b"z" * (8 * 1024 * 1024 + 1))
+    if kind_of(peers) == "skylet":  # skynet has no such limit
+        with pytest.raises(skylet.CallError, match="an answer of .* exceeds"):
+            await caller("call", "b", "@echo", "big", 8 * 1024 * 1024 + 1)
+    assert await caller("call", "b", "@echo", "whoami") == "b"  # the link is fine
+
+
 async def test_100_pushes_then_a_call_that_sees_them_all(caller: Any) -> None:
     before = len(await caller("call", "b", "@echo", "pushed"))
     pushed = await caller("pushes_then_call", "b", "@echo", 100)

@@ -61,6 +61,27 @@ function CMD.concurrent(node, addr, n, ...)
   return results
 end
 
+-- a call carrying `size` bytes, and a small call made just after it:
+-- which answered first
+function CMD.race(node, addr, size)
+  local order = {}
+  local me = coroutine.running()
+  local function record(what, ok, err)
+    order[#order + 1] = ok and what or (what .. " failed: " .. tostring(err))
+    if #order == 2 then
+      skynet.wakeup(me)
+    end
+  end
+  skynet.fork(function()
+    record("big", pcall(cluster.call, node, addr, "len", string.rep("x", size)))
+  end)
+  skynet.fork(function()
+    record("small", pcall(cluster.call, node, addr, "whoami"))
+  end)
+  skynet.wait(me)
+  return order
+end
+
 skynet.start(function()
   skynet.dispatch("lua", function(_, _, cmd, ...)
     local f = assert(CMD[cmd], "no such command")
