@@ -206,7 +206,7 @@ async def test_a_message_over_the_send_buffer_limit_is_refused_not_sent(
     with pytest.raises(skylet.CallError, match="exceeds socket_send_buffer_limit"):
         await caller("call", "b", "@echo", "len", b"z" * (8 * 1024 * 1024 + 1))
     if kind_of(peers) == "skylet":  # skynet has no such limit
-        with pytest.raises(skylet.CallError, match="an answer of .* exceeds"):
+        with pytest.raises(skylet.CallError, match=r"an answer of .* exceeds"):
             await caller("call", "b", "@echo", "big", 8 * 1024 * 1024 + 1)
     assert await caller("call", "b", "@echo", "whoami") == "b"  # the link is fine
 
