@@ -7,7 +7,7 @@
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local wire = require "skylet.clusterwire"
-local seri = require "skylet.seri"
+local seri = require "skylet.serialize"
 
 local format = string.format
 local pack, unpack = skynet.pack, skynet.unpack

@@ -17,7 +17,7 @@ local skynet = require "skynet"
 local sc = require "skynet.socketchannel"
 local socket = require "skynet.socket"
 local wire = require "skylet.clusterwire"
-local seri = require "skylet.seri"
+local seri = require "skylet.serialize"
 
 local format = string.format
 local pack, unpack = skynet.pack, skynet.unpack

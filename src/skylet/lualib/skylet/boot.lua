@@ -58,6 +58,9 @@ debug.getregistry = nil
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
+  -- The same library holds the cluster's skynet.pack codec: opened only by
+  -- the services that require it (skylet.seri's users).
+  package.preload["skylet.cseri"] = package.loadlib(codec_path, "luaopen_skylet_cseri") or nil
 end
 local watchdog
 if watchdog_path then
