@@ -325,3 +325,30 @@ async def test_opt_in_call_timeout(peers: tuple[Path, dict[str, Peer]]) -> None:
         assert 0.25 < time.monotonic() - start < 2
         # the late answer is dropped; the link still serves
         assert await node.call(address, "lua", "call", "b", "@echo", "whoami") == "b"
+
+
+async def test_without_nowaiting_a_call_to_an_unknown_node_waits_for_reload(
+    peers: tuple[Path, dict[str, Peer]], tmp_path: Path
+) -> None:
+    names_file, _ = peers
+    b_address = next(
+        line.split(" = ")[1].strip('"')
+        for line in names_file.read_text().splitlines()
+        if line.startswith("b = ")
+    )
+    waiting_names = tmp_path / "names.lua"
+    waiting_names.write_text("")  # no __nowaiting: skynet's default
+    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(waiting_names)}
+    async with skylet.open_node(config, log=lambda line: None) as node:
+        address = await node.newservice("caller")
+        got: list[Any] = []
+
+        async def call_late() -> None:
+            got.append(await node.call(address, "lua", "call", "late", "@echo", "whoami"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call_late)
+            await trio.sleep(0.2)
+            assert got == []  # still waiting for "late" to be named
+            await node.call(address, "lua", "reload", {"late": b_address})
+        assert got == ["b"]
