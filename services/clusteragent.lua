@@ -92,9 +92,12 @@ local function serve(addr, session, msg, is_push)
     return socket.write(fd, wire.response(session, false, "name not found"))
   end
   if wire.isname(addr) then
-    addr = register_name[addr]
+    local name = addr
+    addr = register_name[name]
     if not addr then
-      if not is_push then
+      if is_push then
+        skynet.error(format("cluster push to %s dropped: Invalid name", name))
+      else
         socket.write(fd, wire.response(session, false, "Invalid name"))
       end
       return
@@ -110,7 +113,9 @@ local function serve(addr, session, msg, is_push)
     return
   end
   if is_push then
-    skynet.rawsend(addr, "lua", msg)
+    if not skynet.rawsend(addr, "lua", msg) then
+      skynet.error(format("cluster push to %s dropped: no such service", tostring(addr)))
+    end
     return
   end
   ok, answer = pcall(skynet.rawcall, addr, "lua", msg)

@@ -431,9 +431,10 @@ local function block_connect(self, once)
   r = check_connection(self)
   if r == nil then
     skynet.error("Connect failed", err, self.__host, self.__port)
-    self.__last_error = err
+    self.__last_error = err -- (skylet) why, for a caller that wants to say it
     error(socket_error)
   end
+  self.__last_error = nil
   return r
 end
 
