@@ -63,7 +63,9 @@ def test_bad_thread_value_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "threads.lua"
     config.write_text("thread = 0\n")
     result = skylet("run", str(config))
-    assert_one_line_error(result, 2, "thread must be at least 1")
+    assert_one_line_error(
+        result, 2, "threads.lua:1: config key 'thread' must be an integer from 1 to 256, not 0"
+    )
 
 
 @pytest.mark.parametrize("args", [(), ("run",), ("fly",), ("run", "a", "b")])

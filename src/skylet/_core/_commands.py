@@ -3,17 +3,33 @@
 Each service gets its own pair of closures (so the source address of what it
 sends cannot be forged) and nothing else; ``skynet.lua`` builds the whole
 service API on top of them, as skynet's ``skynet.core`` C module does.
-Lua strings arrive here as ``bytes``; everything handed back to Lua is
-bytes, numbers, booleans or None. The node is seen here as a :class:`Node`
-protocol: what of it a service can reach, and all this module may touch.
+The node is seen here as a :class:`Node` protocol: what of it a service can
+reach, and all this module may touch.
+
+Both are the boundary of the sandbox, so both hold to three rules:
+
+- **Only data crosses.** Lua strings arrive as ``bytes``; a message payload
+  is a string, a number or nil, and command arguments are the same (plus the
+  Lua function ``CALLBACK`` and ``DUMPFUNC`` take). Everything handed back to
+  Lua is bytes, numbers, booleans or None. A Lua table or function never
+  reaches another VM, and no Python object but these two reaches any.
+- **Nothing raises into Lua.** lupa hands a Python exception to Lua as the
+  exception object itself; so failures are answered as values: ``send``
+  returns ``(False, message)``, ``command`` ``(False, message)`` (and
+  ``(True, results...)`` on success), and the Lua side raises the message.
+- **The node stays whole.** What a service may not do (kill the host or an
+  essential system service, raise its memory limit) fails with a clear error.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
+
+import lupa.lua54 as lupa
 
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from . import _ptype as ptypes
@@ -74,9 +90,55 @@ class Node(Protocol):
 
     def set_memlimit(self, service: Service, limit: int) -> None: ...
 
+    def bind_name(self, name: str, handle: int) -> None: ...
 
-def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
-    """``send(dest, ptype, session, msg)``: the hot path of every message."""
+    def check_removable(self, service: Service, what: str) -> None: ...
+
+
+#: Classes of the values a message payload may be (``bool`` is not one).
+PAYLOAD_CLASSES = frozenset((bytes, int, float, type(None)))
+#: Classes of the values a command may take and give back.
+PLAIN_CLASSES = frozenset((bytes, int, float, bool, type(None)))
+
+
+def lua_kind(value: Any) -> str:
+    """What Lua calls the type of ``value`` (for messages)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, bytes):
+        return "string"
+    return lupa.lua_type(value) or f"Python {type(value).__name__}"
+
+
+def payload_error(msg: Any) -> tuple[bool, bytes]:
+    """``send``'s answer to a payload that is not data (the sender raises it)."""
+    kind = lua_kind(msg)
+    return False, (
+        f"a message payload must be a string, a number or nil, not a {kind} "
+        "(pack Lua values with skynet.pack)"
+    ).encode()
+
+
+def _bad_send(dest: Any, ptype: Any, session: Any) -> tuple[bool, bytes]:
+    for name, value in (("type", ptype), ("session", session)):
+        if value.__class__ is not int:
+            kind = lua_kind(value)
+            return False, f"send: the message {name} must be an integer, not a {kind}".encode()
+    if not 0 <= ptype <= 255:
+        return False, f"send: message type {ptype} is not in 0..255".encode()
+    kind = lua_kind(dest)
+    return False, f"send: bad destination (a {kind})".encode()
+
+
+def make_send(node: Node, service: Service) -> Callable[..., Any]:
+    """``send(dest, ptype, session, msg)``: the hot path of every message.
+
+    Answers True (queued), None (no such destination) or ``(False, why)``.
+    """
     if node.threads > 1:
         return _make_threaded_send(node, service)
     services = node.registry.services
@@ -86,8 +148,15 @@ def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
     runq = scheduler.runq
     source = service.handle
 
-    def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
-        target = services.get(dest)
+    def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
+        if msg.__class__ not in PAYLOAD_CLASSES:
+            return payload_error(msg)
+        if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
+            return _bad_send(dest, ptype, session)
+        try:
+            target = services.get(dest)
+        except TypeError:  # an unhashable Lua value
+            return _bad_send(dest, ptype, session)
         if target is None:
             target = node.resolve(dest)
             if target is None:
@@ -116,7 +185,7 @@ def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
     return send
 
 
-def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | None]:
+def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     """The same for ``thread > 1``: while the node is parallel, under the lock."""
     services = node.registry.services
     pending = node.pending
@@ -143,8 +212,15 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
         if not target.in_queue:
             enqueue(target)
 
-    def send(dest: Any, ptype: int, session: int, msg: Any) -> bool | None:
-        target = services.get(dest)
+    def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
+        if msg.__class__ not in PAYLOAD_CLASSES:
+            return payload_error(msg)
+        if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
+            return _bad_send(dest, ptype, session)
+        try:
+            target = services.get(dest)
+        except TypeError:
+            return _bad_send(dest, ptype, session)
         if target is None:
             target = node.resolve(dest)
             if target is None:
@@ -165,15 +241,66 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
 
 
 def make_command(node: Node, service: Service) -> Callable[..., Any]:
-    """``command(name, ...)``: everything a service asks the node that is not a send."""
+    """``command(name, ...)``: everything a service asks the node that is not a send.
 
-    def command(name: bytes, *args: Any) -> Any:
-        handler = COMMANDS.get(name)
-        if handler is None:
-            raise SkyletError(f"unknown core command {name!r}")
-        return handler(node, service, *args)
+    Answers ``(True, results...)`` or ``(False, why)``; never raises.
+    """
+
+    def command(name: Any = None, *args: Any) -> Any:
+        try:
+            handler = COMMANDS.get(name) if name.__class__ is bytes else None
+            if handler is None:
+                return False, f"unknown core command {_shown(name)}".encode()
+            takes_function = FUNCTION_ARGS.get(name, -1)
+            takes_payload = PAYLOAD_ARGS.get(name, -1)
+            for index, arg in enumerate(args):
+                if index == takes_payload and arg.__class__ not in PAYLOAD_CLASSES:
+                    return payload_error(arg)
+                if arg.__class__ not in PLAIN_CLASSES and not (
+                    index == takes_function and lupa.lua_type(arg) == "function"
+                ):
+                    kind = lua_kind(arg)
+                    return False, (
+                        f"{name.decode()}: argument #{index + 1} is a {kind} "
+                        "(only strings, numbers, booleans and nil)"
+                    ).encode()
+            return _results(name, handler(node, service, *args))
+        except SkyletError as exc:
+            return False, _one_line(str(exc)).encode()
+        except Exception as exc:
+            # A bug of ours or a value we did not expect: the service gets the
+            # error, the log gets the traceback, the node goes on.
+            node.logger.log(
+                service.handle,
+                f"core command {_shown(name)} failed:\n{traceback.format_exc().rstrip()}",
+            )
+            return False, _one_line(f"{_shown(name)}: {type(exc).__name__}: {exc}").encode()
 
     return command
+
+
+def _shown(name: Any) -> str:
+    if name.__class__ is bytes:
+        return repr(name.decode("utf-8", "replace"))
+    return f"(a {lua_kind(name)})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")) if text else "error"
+
+
+def _results(name: bytes, result: Any) -> tuple[Any, ...]:
+    values = result if result.__class__ is tuple else (result,)
+    for value in values:
+        if value.__class__ in PLAIN_CLASSES:
+            continue
+        if value.__class__ is str:
+            values = tuple(v.encode() if v.__class__ is str else v for v in values)
+            continue
+        if name in FUNCTION_RESULTS and lupa.lua_type(value) == "function":
+            continue
+        raise TypeError(f"core command {name!r} answered a {type(value).__name__}")
+    return (True, *values)
 
 
 def _text(value: Any) -> str:
@@ -198,13 +325,17 @@ def _launch(node: Node, service: Service, line: bytes) -> Any:
     return launched.handle
 
 
-def _exit(node: Node, service: Service) -> None:
-    node.retire(service, "exited")
+def _exit(node: Node, service: Service, stage: Any = None) -> None:
+    # skynet.exit asks first ("check"), before it answers its own callers.
+    node.check_removable(service, "exit")
+    if stage != b"check":
+        node.retire(service, "exited")
 
 
 def _kill(node: Node, service: Service, address: Any) -> None:
     target = node.resolve(address)
     if target is not None:
+        node.check_removable(target, "be killed")
         node.retire(target, "was killed")
 
 
@@ -213,11 +344,13 @@ def _abort(node: Node, service: Service) -> None:
 
 
 def _register(node: Node, service: Service, name: bytes) -> None:
-    node.registry.bind_name(_text(name), service.handle)
+    node.bind_name(_text(name), service.handle)
 
 
-def _name(node: Node, service: Service, name: bytes, handle: int) -> None:
-    node.registry.bind_name(_text(name), int(handle))
+def _name(node: Node, service: Service, name: bytes, handle: Any) -> None:
+    if handle.__class__ is not int:
+        raise SkyletError(f"skynet.name needs a service address, not {handle!r}")
+    node.bind_name(_text(name), handle)
 
 
 def _query(node: Node, service: Service, name: bytes) -> int | None:
@@ -266,7 +399,9 @@ def _timeout(node: Node, service: Service, ticks: Any, session: int) -> None:
 
 
 def _memlimit(node: Node, service: Service, limit: Any) -> None:
-    node.set_memlimit(service, int(limit))
+    if limit.__class__ is not int:
+        raise SkyletError(f"skynet.memlimit needs an integer number of bytes, not {limit!r}")
+    node.set_memlimit(service, limit)
 
 
 def _stat(node: Node, service: Service, what: bytes) -> Any:
@@ -321,24 +456,35 @@ def _codecache(node: Node, service: Service, op: bytes, arg: Any = None) -> Any:
     raise SkyletError(f"unknown codecache operation {op!r}")
 
 
-def _callback(node: Node, service: Service, dispatch: Any) -> None:
+def _callback(node: Node, service: Service, dispatch: Any = None) -> None:
+    if lupa.lua_type(dispatch) != "function":
+        raise SkyletError("CALLBACK needs the service's dispatch function")
     service.dispatch = dispatch
 
 
 def _redirect(
     node: Node, service: Service, dest: Any, source: int, ptype: int, session: int, msg: Any
 ) -> bool | None:
+    for name, value in (("source", source), ("type", ptype), ("session", session)):
+        if value.__class__ is not int:
+            raise SkyletError(f"skynet.redirect: the {name} must be an integer, not {value!r}")
+    if not 0 <= ptype <= 255:
+        raise SkyletError(f"skynet.redirect: message type {ptype} is not in 0..255")
     target = node.resolve(dest)
     if target is None:
         return None
-    node.post(target, int(ptype), int(session), int(source), msg)
+    node.post(target, ptype, session, source, msg)
     return True
 
 
-def _check(node: Node, service: Service) -> bytes | None:
+def _check(node: Node, service: Service) -> tuple[bytes | None, bool]:
+    # The Lua count hook asks: (the error to raise or None, whether the
+    # service is doomed: then it raises at every instruction until it unwinds).
+    if service.doomed is not None:
+        return service.doomed, True
     why = service.interrupt
     service.interrupt = None
-    return why
+    return why, False
 
 
 def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
@@ -354,8 +500,15 @@ def _dumpfunc(node: Node, service: Service, function: Any) -> int:
 
 
 def _loadfunc(node: Node, service: Service, token: Any) -> Any:
-    return node.functions.load(service, int(token))
+    return node.functions.load(service, token)
 
+
+#: Commands that take a Lua function of the service's own VM, at this argument.
+FUNCTION_ARGS: dict[bytes, int] = {b"CALLBACK": 0, b"DUMPFUNC": 0}
+#: Commands that take a message payload, at this argument.
+PAYLOAD_ARGS: dict[bytes, int] = {b"REDIRECT": 4}
+#: Commands that answer with a Lua function (loaded into the caller's VM).
+FUNCTION_RESULTS = frozenset((b"LOADFUNC",))
 
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"LAUNCH": _launch,

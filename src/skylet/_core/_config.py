@@ -153,7 +153,13 @@ def _open(current: bytes, path: bytes) -> tuple[object, ...]:
     return os.fsencode(file), os.fsencode(key), source
 
 
-def load_config(path: str | os.PathLike[str]) -> dict[str, ConfigValue]:
+class ConfigValues(dict[str, ConfigValue]):
+    """A config file's keys, and where each was set (``places``: key -> ``file:line``)."""
+
+    places: dict[str, str]
+
+
+def load_config(path: str | os.PathLike[str]) -> ConfigValues:
     """Evaluate the config file at ``path`` and return its keys, sorted by name.
 
     Raises ConfigError (one line, ``file:line:`` first where there is a place)
@@ -189,16 +195,19 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, ConfigValue]:
     if values is None:
         message = _text(lines)
         raise ConfigError(too_big if message == "not enough memory" else _one_line(message))
-    result: dict[str, ConfigValue] = {}
+    result = ConfigValues()
+    result.places = {}
     for raw_key, value in sorted(values.items()):
         place, what = _text(lines[raw_key]), f"config key '{_text(raw_key)}'"
         if not isinstance(value, bytes | bool | int | float):
             kind = lua54.lua_type(value) or type(value).__name__
             raise ConfigError(_one_line(f"{place}: {what} {_BAD_VALUE} {kind}"))
         try:
-            result[raw_key.decode()] = value.decode() if isinstance(value, bytes) else value
+            key = raw_key.decode()
+            result[key] = value.decode() if isinstance(value, bytes) else value
         except UnicodeDecodeError:
             raise ConfigError(_one_line(f"{place}: {what} is not valid UTF-8")) from None
+        result.places[key] = place
     return result
 
 

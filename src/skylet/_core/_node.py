@@ -6,11 +6,13 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
+from lupa.lua54 import LuaError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
@@ -19,6 +21,7 @@ from .._lua._watchdog import choose_watchdog
 from .._net._socket_ops import OPS, QUEUED_OPS
 from .._net._sockets import SocketServer
 from . import _ptype as ptypes
+from . import _settings as settings
 from ._commands import make_command, make_send
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
@@ -31,7 +34,8 @@ from ._pack import pack, unpack
 from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
 from ._scheduler import Scheduler
-from ._service import Service
+from ._service import Message, Service
+from ._settings import check_settings
 from ._timers import TICKS_PER_SECOND, Timers
 from ._workers import ThreadedScheduler
 
@@ -39,6 +43,9 @@ from ._workers import ThreadedScheduler
 DEFAULT_MEMLIMIT = 1 << 30
 #: Seconds one message may run before the node interrupts it (``runaway_timeout``).
 DEFAULT_RUNAWAY = 30.0
+#: The system services a node cannot run without: no service may kill them
+#: or make them exit (nor the Python host's own address).
+ESSENTIAL_NAMES = frozenset((".launcher", ".service"))
 
 _DEFAULTS: dict[str, ConfigValue] = {
     "thread": 1,
@@ -65,18 +72,18 @@ class Node:
         stdout: Callable[[str], None] | None = None,
     ) -> None:
         if isinstance(config, Mapping):
-            values = normalize_config(config)
+            values: dict[str, ConfigValue] = normalize_config(config)
+            check_settings(values)
         else:
             values = load_config(config)
+            check_settings(values, os.fspath(config))
             values.setdefault("start", "main")
         self.config: dict[str, ConfigValue] = {**_DEFAULTS, **values}
         self.env: dict[str, str] = {k: env_string(v) for k, v in self.config.items()}
         self.lua_path = f"{self.config['lua_path']};{LUALIB_PATTERN};{LUALIB / '?/init.lua'}"
         self.luaservice = f"{self.config['luaservice']};{SERVICES_PATTERN}"
-        self.threads = int(self.config["thread"])
-        if self.threads < 1:
-            raise SkyletError(f"thread must be at least 1, not {self.threads}")
-        self.memlimit = int(self.config.get("service_memlimit", DEFAULT_MEMLIMIT))
+        self.threads = settings.integer(self.config, "thread", 1)
+        self.memlimit = settings.integer(self.config, "service_memlimit", DEFAULT_MEMLIMIT)
         self.logger = Logger(write=log, path=_opt_str(self.config.get("logger")))
         #: The C msgpack codec each VM loads at boot (config ``msgpack``), or None.
         self.codec_path = choose_codec(self.config.get("msgpack"), lambda m: self.logger.log(0, m))
@@ -85,13 +92,13 @@ class Node:
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
         self._stdout = stdout
-        self.registry = Registry(int(self.config["harbor"]))
+        self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)
         self.scheduler: Scheduler | ThreadedScheduler
         if self.threads == 1:
-            self.scheduler = Scheduler(self._dispatch_failed)
+            self.scheduler = Scheduler(self._dispatch_failed, self._doomed)
         else:
-            self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed)
+            self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed, self._doomed)
         self.timers = Timers(self._timer_expired)
         self.sockets = SocketServer(
             self.config,
@@ -102,7 +109,9 @@ class Node:
             deliver=self._deliver_socket_message,
         )
         self.monitor = Monitor(
-            self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
+            self.scheduler,
+            settings.seconds(self.config, "runaway_timeout", DEFAULT_RUNAWAY),
+            self.logger,
         )
         self.functions = FunctionStore()
         #: (caller, session) -> callee, for every request not answered yet.
@@ -219,6 +228,23 @@ class Node:
         self.scheduler.release(service)
         return service
 
+    def bind_name(self, name: str, handle: int) -> None:
+        """Give the service at ``handle`` a local name (``skynet.register``/``name``)."""
+        target = self.registry.services.get(handle)
+        if target is None:
+            raise ServiceNotFound(f"no service at :{handle:08x}")
+        self.registry.bind_name(name, handle)
+        if name in ESSENTIAL_NAMES:
+            target.essential = True
+
+    def check_removable(self, service: Service, what: str) -> None:
+        """Raise unless ``service`` may ``what`` ("exit", "be killed")."""
+        if service.essential:
+            raise SkyletError(
+                f"service {service.address} ({service.name}) is essential to the node "
+                f"and cannot {what}"
+            )
+
     def retire(self, service: Service, reason: str) -> None:
         """Remove a service: every request it holds or has queued gets an error."""
         with self.scheduler.lock:
@@ -282,17 +308,56 @@ class Node:
         target = self.resolve(address)
         if target is None:
             raise ServiceNotFound(f"no service at {address!r}")
-        self.retire(target, "was killed")
+        self.check_removable(target, "be killed")
+        self._kill(target, "was killed")
+
+    def _kill(self, target: Service, reason: str) -> None:
+        self.retire(target, reason)
         launcher = self.registry.resolve(".launcher")
         if launcher is not None:
             self.post(launcher, ptypes.LUA, 0, 0, pack("REMOVE", target.handle, True))
 
-    def set_memlimit(self, service: Service, limit: int) -> None:
-        if service.runtime is not None:
-            service.runtime.set_max_memory(limit if limit > 0 else 0)
+    def _doomed(self, service: Service) -> None:
+        # The monitor doomed it (it swallowed its interrupts) and its message
+        # has unwound: it goes, as if killed, whatever it is.
+        if not service.dead:
+            reason = (service.doomed or b"").decode("utf-8", "replace")
+            self.logger.log(service.handle, f"killed: {reason}")
+            self._kill(service, "was killed: it kept running after being interrupted")
 
-    def _dispatch_failed(self, service: Service, exc: BaseException) -> None:
-        self.logger.log(service.handle, f"dispatch failed: {exc}")
+    def set_memlimit(self, service: Service, limit: int) -> None:
+        """``skynet.memlimit``: lower a service's Lua memory limit (never raise it).
+
+        ``service_memlimit`` is the ceiling every service starts at.
+        """
+        ceiling = service.memlimit
+        if limit <= 0 or (ceiling > 0 and limit > ceiling):
+            now = f"{ceiling} bytes" if ceiling > 0 else "no limit"
+            raise SkyletError(
+                f"skynet.memlimit can only lower the memory limit ({now} now), not set {limit}"
+            )
+        service.memlimit = limit
+        if service.runtime is not None:
+            service.runtime.set_max_memory(limit)
+
+    def _dispatch_failed(self, service: Service, exc: BaseException, message: Message) -> None:
+        """An error escaped a service's dispatch: log it, answer the request it carried."""
+        if isinstance(exc, LuaError):
+            self.logger.log(service.handle, f"dispatch failed: {exc}")
+        else:
+            trace = "".join(traceback.format_exception(exc)).rstrip()
+            self.logger.log(service.handle, f"dispatch failed:\n{trace}")
+        ptype, session, source, _ = message
+        if not session or ptype == ptypes.RESPONSE or ptype == ptypes.ERROR:
+            return
+        key = (source, session)
+        with self.scheduler.lock:
+            if self.pending.get(key) is not service:
+                return  # answered already, or its caller is gone
+            del self.pending[key]
+            service.callers.discard(key)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self._answer_error(source, session, service.handle, first.encode())
 
     # ----- time -----
 
@@ -328,6 +393,7 @@ class Node:
 
     def _new_host(self) -> Service:
         host = Service(self.registry.new_handle(), "<python>", "")
+        host.essential = True
         host.dispatch = self._host_dispatch
         self.registry.add(host)
         return host
@@ -407,7 +473,10 @@ class Node:
             raise CallError(f"call to {target.address} failed: {why}")
         if ptypes.resolve(proto) not in (ptypes.LUA, ptypes.DEBUG):
             return reply.msg
-        values = unpack(reply.msg)
+        try:
+            values = unpack(reply.msg)
+        except Exception as exc:  # not skynet.pack's output (e.g. a number, or garbage)
+            raise CallError(f"call to {target.address} failed: bad answer: {exc}") from None
         if not values:
             return None
         return values[0] if len(values) == 1 else values

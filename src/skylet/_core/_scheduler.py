@@ -17,9 +17,14 @@ from time import perf_counter
 from typing import Any
 
 import trio
-from lupa.lua54 import LuaError
 
 from ._service import Message, Service
+
+#: What a scheduler calls when an error escapes a dispatch: (service, error,
+#: the message it was dispatching). It must not raise.
+ErrorHandler = Callable[[Service, BaseException, Message], None]
+#: What it calls after a turn of a service the monitor doomed (it must be retired).
+DoomHandler = Callable[[Service], None]
 
 #: Messages a service may handle in one turn before others get theirs.
 TURN_MESSAGES = 64
@@ -61,7 +66,7 @@ def running(dispatchers: list[Dispatcher], service: Service) -> Iterator[None]:
 class Scheduler:
     threads = 1
 
-    def __init__(self, on_error: Callable[[Service, BaseException], None]) -> None:
+    def __init__(self, on_error: ErrorHandler, on_doomed: DoomHandler) -> None:
         self.runq: deque[Service] = deque()
         self.wake: trio.Event | None = None
         self.stopping = False
@@ -69,6 +74,7 @@ class Scheduler:
         # No other thread touches the queues; retire() still asks for a lock.
         self.lock: Any = nullcontext()
         self._on_error = on_error
+        self._on_doomed = on_doomed
 
     def schedule(self, service: Service) -> None:
         """Put a service that just got mail on the run-queue."""
@@ -132,13 +138,17 @@ class Scheduler:
         done = 0
         try:
             while done < count:
-                ptype, session, source, msg = mailbox.popleft()
+                message = mailbox.popleft()
                 done += 1
                 me.version += 1
+                ptype, session, source, msg = message
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
-                except LuaError as exc:
-                    self._on_error(service, exc)
+                except Exception as exc:
+                    # Lua's errors and Python's alike: nothing escapes a dispatcher.
+                    self._on_error(service, exc, message)
+                if service.doomed is not None:
+                    self._on_doomed(service)
                 if service.dead or self.stopping:
                     break
         finally:

@@ -31,11 +31,14 @@ class Service:
         "cpu",
         "dead",
         "dispatch",
+        "doomed",
+        "essential",
         "handle",
         "in_queue",
         "interrupt",
         "light",
         "mailbox",
+        "memlimit",
         "message_count",
         "name",
         "runtime",
@@ -61,6 +64,15 @@ class Service:
         # or (without one) a flag the VM's Lua count hook polls.
         self.watch: Watch | None = None
         self.interrupt: bytes | None = None
+        # Set by the monitor once the service swallowed its interrupts: its
+        # running message unwinds (every instruction raises this) and the
+        # dispatcher retires it.
+        self.doomed: bytes | None = None
+        # The node cannot run without it (the host endpoint, .launcher, ...):
+        # no service can kill it or make it exit.
+        self.essential = False
+        # Its Lua memory limit in bytes (0: none); skynet.memlimit only lowers it.
+        self.memlimit = 0
         # Threaded scheduler: average seconds per message, and whether that
         # is known to be small enough to keep the service on trio's thread.
         self.cost = 0.0

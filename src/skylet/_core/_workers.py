@@ -25,14 +25,19 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 import trio
-from lupa.lua54 import LuaError
 
-from ._scheduler import PASS_TURNS, TURN_MESSAGES, Dispatcher, running
+from ._scheduler import (
+    PASS_TURNS,
+    TURN_MESSAGES,
+    Dispatcher,
+    DoomHandler,
+    ErrorHandler,
+    running,
+)
 from ._service import Message, Service
 
 #: A service whose messages cost more than this on average runs in parallel.
@@ -54,7 +59,7 @@ class _Worker:
 
 
 class ThreadedScheduler:
-    def __init__(self, threads: int, on_error: Callable[[Service, BaseException], None]) -> None:
+    def __init__(self, threads: int, on_error: ErrorHandler, on_doomed: DoomHandler) -> None:
         self.threads = threads
         self.runq: deque[Service] = deque()
         self.heavyq: deque[Service] = deque()
@@ -68,6 +73,7 @@ class ThreadedScheduler:
         self._parked = list(self._workers)
         self.dispatchers = [Dispatcher()] + [w.dispatcher for w in self._workers]
         self._on_error = on_error
+        self._on_doomed = on_doomed
         self._token: trio.lowlevel.TrioToken | None = None
 
     # ----- making services runnable -----
@@ -212,7 +218,15 @@ class ThreadedScheduler:
             service = worker.handed
             worker.handed = None
             while service is not None:
-                self._turn(me, service)
+                try:
+                    self._turn(me, service)
+                except Exception as exc:
+                    # Only a bug of the scheduler's own gets here (dispatch
+                    # errors are handled in the turn): the service goes back
+                    # to the queues, and this worker parks and lives on.
+                    self._on_error(service, exc, (0, 0, 0, None))
+                    with self.lock:
+                        self._requeue(service)
                 with self.lock:
                     service = self.heavyq.popleft() if self.heavyq and not self.stopping else None
                     if service is None:
@@ -235,15 +249,19 @@ class ThreadedScheduler:
             # empty the mailbox in between.)
             while mailbox and done < TURN_MESSAGES and not service.dead and not self.stopping:
                 try:
-                    ptype, session, source, msg = mailbox.popleft()
+                    message = mailbox.popleft()
                 except IndexError:
                     break
                 done += 1
                 me.version += 1
+                ptype, session, source, msg = message
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
-                except LuaError as exc:
-                    self._on_error(service, exc)
+                except Exception as exc:
+                    # Lua's errors and Python's alike: nothing escapes a dispatcher.
+                    self._on_error(service, exc, message)
+                if service.doomed is not None:
+                    self._on_doomed(service)
         finally:
             me.current = None
             elapsed = perf_counter() - started

@@ -5,8 +5,8 @@
  * messages; tests/cluster/test_cluster_codec.py holds both to that.
  *
  * It is built into the codec library (_lmsgpack's extension) and bound with
- * it (skylet_cseri_bind, see _lua54.h); the boot chunk leaves its luaopen in
- * package.preload, so a VM pays for it only once it requires it.
+ * it (skylet_cseri_bind, see _lua54.h); the boot chunk opens it into
+ * package.loaded["skylet.cseri"] beside the msgpack codec.
  *
  * Layout: a type byte `type | cookie << 3`, little-endian fields after it.
  *   0 nil; 1 boolean (cookie 1 true); 2 number (cookie 0 zero, 1 uint8,

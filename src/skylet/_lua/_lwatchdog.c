@@ -109,6 +109,7 @@ typedef struct Watch {
     int refs;           /* holders: the node, the VM, a pending offer */
     int pending;        /* an interrupt waits for its hook to fire */
     int deferred;       /* times the hook put it off (see interrupt_hook) */
+    int doomed;         /* every instruction raises, in every state (never cleared) */
     lua_State *main;    /* the VM's main thread */
     lua_State *current; /* the state running now; NULL before adoption and once closed */
     char why[240];      /* the error the hook raises */
@@ -159,6 +160,17 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
     if (w != NULL) {
         /* under the lock: the monitor may be arming this very state */
         lock(w);
+        if (w->doomed) {
+            /* The service swallowed its interrupts and the node dooms it:
+             * the hook stays and raises at every instruction, so the
+             * message unwinds through every pcall to the node. */
+            memcpy(why, w->why, sizeof why);
+            unlock(w);
+            luaL_where(L, 0);
+            lua_pushstring(L, why);
+            lua_concat(L, 2);
+            lua_error(L);
+        }
         lua_sethook(L, NULL, 0, 0);
         fire = w->pending;
         /* In the main thread's outermost function (the one Python called:
@@ -193,7 +205,7 @@ static void switch_to(Watch *w, lua_State *to) {
     lock(w);
     if (w->current != NULL) {
         w->current = to;
-        if (w->pending)
+        if (w->pending || w->doomed)
             lua_sethook(to, interrupt_hook, LUA_MASKCOUNT, 1);
     }
     unlock(w);
@@ -342,6 +354,34 @@ EXPORT int skylet_watchdog_interrupt(Watch *w, const char *why) {
         snprintf(w->why, sizeof w->why, "%s", why != NULL ? why : "interrupted");
         w->pending = 1;
         w->deferred = 0;
+        lua_sethook(running, interrupt_hook, LUA_MASKCOUNT, 1);
+    }
+    unlock(w);
+    return running != NULL;
+}
+
+/* 1 while an interrupt or doom waits for its hook to fire (the state has
+ * not run a Lua instruction since: it is stalled, or in a long C call). */
+EXPORT int skylet_watchdog_pending(Watch *w) {
+    if (w == NULL)
+        return 0;
+    lock(w);
+    int pending = w->pending;
+    unlock(w);
+    return pending;
+}
+
+/* Dooms the VM of w: from now on every Lua instruction it runs, in any of
+ * its states, raises `why`. From any thread. 1 if armed, 0 if no VM. */
+EXPORT int skylet_watchdog_doom(Watch *w, const char *why) {
+    if (w == NULL)
+        return 0;
+    lock(w);
+    lua_State *running = w->current;
+    if (running != NULL) {
+        snprintf(w->why, sizeof w->why, "%s", why != NULL ? why : "killed");
+        w->doomed = 1;
+        w->pending = 1;
         lua_sethook(running, interrupt_hook, LUA_MASKCOUNT, 1);
     }
     unlock(w);

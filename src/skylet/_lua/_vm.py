@@ -91,6 +91,7 @@ def boot_service(
     """
     runtime = new_runtime(node.memlimit)
     service.runtime = runtime
+    service.memlimit = max(node.memlimit, 0)
     try:
         chunk = node.codecache.load(BOOT, str(BOOT))
     except CompileError as exc:  # pragma: no cover - skylet's own file
