@@ -352,3 +352,12 @@ async def test_without_nowaiting_a_call_to_an_unknown_node_waits_for_reload(
             assert got == []  # still waiting for "late" to be named
             await node.call(address, "lua", "reload", {"late": b_address})
         assert got == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("cluster_call_timeout", "soon"), ("cluster_call_timeout", -1), ("cluster", 5)],
+)
+def test_cluster_config_keys_are_checked(key: str, value: Any) -> None:
+    with pytest.raises(skylet.ConfigError, match=f"config key '{key}'"):
+        skylet.Node({key: value})
