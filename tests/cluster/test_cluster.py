@@ -175,6 +175,25 @@ async def test_query_and_registered_names(caller: Any) -> None:
         await caller("call", "b", "@nosuch", "echo")
 
 
+async def test_register_and_unregister_a_name_on_the_remote_node(caller: Any) -> None:
+    # b's caller service registers itself as "tmp" on b; a service has one
+    # cluster name, so "@caller" goes (as in skynet)
+    await caller("call", "b", "@caller", "register", "tmp")
+    pong, address = await caller("call", "b", "@tmp", "ping")
+    assert pong == "pong" and await caller("query", "b", "tmp") == address
+    with pytest.raises(skylet.CallError, match="Invalid name"):
+        await caller("call", "b", "@caller", "ping")
+    await caller("call", "b", "@tmp", "unregister", "tmp")
+    # b's agents dropped their cached names: "@tmp" is gone
+    with pytest.raises(skylet.CallError, match="Invalid name"):
+        await caller("call", "b", "@tmp", "ping")
+    with pytest.raises(skylet.CallError, match="name not found"):
+        await caller("query", "b", "tmp")
+    # its number still reaches it; give it its name back for the other tests
+    await caller("call", "b", address, "register", "caller")
+    assert await caller("call", "b", "@caller", "ping") == ("pong", address)
+
+
 async def test_send_and_proxy(caller: Any) -> None:
     await caller("send", "c", "@echo", "push", "sent")
     await caller("proxysend", "c", "@echo", "push", "proxied")

@@ -34,6 +34,14 @@ function CMD.register(name)
   return cluster.register(name, skynet.self())
 end
 
+function CMD.unregister(name)
+  return cluster.unregister(name)
+end
+
+function CMD.ping()
+  return "pong", skynet.self()
+end
+
 -- n pushes, then a call: the call sees every push
 function CMD.pushes_then_call(node, addr, n)
   for i = 1, n do
