@@ -39,6 +39,8 @@ def free_port() -> int:
 
 
 SKYNET_ROOT = os.environ.get("SKYNET_ROOT")
+#: skylet peers run on this many threads (SKYLET_TEST_THREADS, as the core tests)
+THREADS = int(os.environ.get("SKYLET_TEST_THREADS", "1"))
 
 
 @dataclass
@@ -108,7 +110,7 @@ def make_peers(where: Path, kinds: dict[str, str]) -> tuple[Path, dict[str, Peer
         else:
             config.write_text(
                 f'start = "clusternode"\nluaservice = "{SERVICES}/?.lua"\n'
-                f'cluster = "{names_file}"\ncluster_self = "{name}"\n'
+                f'cluster = "{names_file}"\ncluster_self = "{name}"\nthread = {THREADS}\n'
             )
         peers[name] = Peer(name, config, kind)
     return names_file, peers
@@ -147,7 +149,7 @@ def peers(
 async def caller(peers: tuple[Path, dict[str, Peer]]) -> AsyncIterator[Any]:
     """call(cmd, ...): the caller service of node "a", in this process."""
     names_file, _ = peers
-    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(names_file)}
+    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(names_file), "thread": THREADS}
     async with skylet.open_node(config, log=lambda line: None) as node:
         address = await node.newservice("caller")
 
