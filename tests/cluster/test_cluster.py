@@ -131,9 +131,10 @@ def peers(
     kinds = {"b": kind, "c": kind, "gone": kind, "d": kind}
     if kind == "skynet":
         kinds["s"] = "skylet"  # what skynet's b calls
+        kinds["s2"] = "skylet"  # what skynet's b calls, killed and restarted
     names_file, peers = make_peers(where, kinds)
     del peers["gone"]  # in the names, nobody listening
-    running = [peer for name, peer in peers.items() if name != "d"]
+    running = [peer for name, peer in peers.items() if name not in ("d", "s2")]
     for peer in running:
         peer.start()
     try:
@@ -382,3 +383,45 @@ async def test_without_nowaiting_a_call_to_an_unknown_node_waits_for_reload(
 def test_cluster_config_keys_are_checked(key: str, value: Any) -> None:
     with pytest.raises(skylet.ConfigError, match=f"config key '{key}'"):
         skylet.Node({key: value})
+
+
+async def test_skynet_calling_skylet_failures(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    """skynet's b calls skylet nodes: a dead one, one killed mid-call, reload."""
+    if kind_of(peers) != "skynet":
+        pytest.skip("skynet calling skylet: with SKYNET_ROOT only")
+    via_b = ("call", "b", "@caller")
+    start = time.monotonic()
+    with pytest.raises(skylet.CallError):
+        await caller(*via_b, "call", "gone", "@echo", "whoami")
+    assert time.monotonic() - start < 1.0
+    s2 = peers[1]["s2"]
+    s2.start()
+    await trio.to_thread.run_sync(s2.wait_ready)
+    assert await caller(*via_b, "call", "s2", "@echo", "whoami") == "s2"
+    results: list[Any] = []
+
+    async def slow_calls() -> None:
+        results.append(await caller(*via_b, "concurrent", "s2", "@echo", 3, "slow", 1000))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(slow_calls)
+        await trio.sleep(0.3)
+        killed = time.monotonic()
+        s2.kill()
+    assert time.monotonic() - killed < 1.0
+    [failures] = results  # skynet's own sender: "call failed", without a reason
+    assert len(failures) == 3 and all("call failed" in why for why in failures), failures
+    s2.start()
+    await trio.to_thread.run_sync(s2.wait_ready)
+    assert await caller(*via_b, "call", "s2", "@echo", "whoami") == "s2"
+    # reload on skynet's side: "s2" now means s
+    names_file, _ = peers
+    addresses = dict(
+        line.split(" = ") for line in names_file.read_text().splitlines() if '"' in line
+    )
+    await caller(*via_b, "reload", {"s2": addresses["s"].strip('"')})
+    assert await caller(*via_b, "call", "s2", "@echo", "whoami") == "s"
+    await caller(*via_b, "reload", {"s2": addresses["s2"].strip('"')})
+    s2.kill()
