@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import _ptype as ptypes
 from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
+from ._libs import COMMANDS as LIB_COMMANDS
 from ._paths import search
 from ._scheduler import Scheduler
 from ._service import Service
@@ -341,3 +342,4 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
 }
+COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (_libs)
