@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .multicast import multicast
+from .shared import shared
 from .stm import stm
 
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
     b"STM": stm,
+    b"SHARED": shared,
 }
