@@ -52,8 +52,18 @@ def _cut(root: Any) -> tuple[bytes, ...]:
                 children[key] = visit(item)
             else:
                 plain[key] = item
-        body = value if isinstance(value, list) and not children else plain
-        nodes[index] = packer.pack(body) + packer.pack(children)
+        # Children and length only where needed (nil otherwise): a VM
+        # materializing thousands of leaf nodes should not pay a table each.
+        if not children:
+            nodes[index] = packer.pack(value if isinstance(value, list) else plain)
+        else:
+            if isinstance(value, list):
+                length = len(value)
+            else:
+                length = 0
+                while length + 1 in value:
+                    length += 1
+            nodes[index] = packer.pack(plain) + packer.pack(children) + packer.pack(length)
         return index + 1
 
     visit(root)

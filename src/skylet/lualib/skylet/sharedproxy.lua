@@ -1,114 +1,132 @@
 -- Read-only proxies over a table the node shares by name (core command
--- SHARED): sharedata and datasheet. A proxy materializes its node (that
--- table's plain values, and proxies for its subtables) the first time it is
--- read, so a VM holds only the parts of a shared table it touches.
+-- SHARED): sharedata and datasheet. A proxy materializes its node (the
+-- table's plain values and the node ids of its subtables) the first time
+-- it is read, and makes proxies for subtables only as they are read, so a
+-- VM holds only the parts of a shared table it touches.
 --
--- A sheet follows the node's latest version. When it moves on (refresh, or
--- a node read that finds a newer version), every proxy of the sheet forgets
--- its data and finds its place again by its key from its parent: a proxy a
--- service kept (local c = t.c) goes on showing t.c of the new version, or
--- an empty table if the update removed it.
+-- A sheet follows the node's latest version. Each proxy remembers the
+-- version it materialized; once the sheet has moved on (refresh after an
+-- update, or a node read that met a newer version) a proxy re-reads itself
+-- on its next use, finding its node again by its key from its parent: a
+-- proxy a service kept (local c = t.c) goes on showing t.c of the new
+-- version, or an empty table if the update removed it.
 local command = require "skylet.core".command
 local unpack = require "skynet".unpack
-local setmetatable, type, next, error, rawequal = setmetatable, type, next, error, rawequal
+local setmetatable, next, error, rawget, rawset = setmetatable, next, error, rawget, rawset
 
 local M = {}
 
-local state = setmetatable({}, { __mode = "k" }) -- proxy -> its state
-local EMPTY = setmetatable({}, { __newindex = function() error("shared data is read-only", 2) end })
+-- A proxy's own fields, under keys no user key can equal (a proxy is read
+-- through __index, __pairs and __len only, so they never show).
+local SHEET, PARENT, KEY, VERSION, DATA, CHILDREN, LEN, KIDS = {}, {}, {}, {}, {}, {}, {}, {}
+local NONE = {}
 
 local meta = {}
 
-local function new_proxy(sheet, parent, key, id)
-  local p = setmetatable({}, meta)
-  state[p] = { sheet = sheet, parent = parent, key = key, id = id, kids = {} }
-  sheet.proxies[p] = true
-  return p
+local function new_proxy(sheet, parent, key)
+  return setmetatable({ [SHEET] = sheet, [PARENT] = parent, [KEY] = key }, meta)
 end
 
--- Moves the sheet to `version`: every proxy forgets what it materialized.
-local function move(sheet, version)
-  sheet.version = version
-  for p in next, sheet.proxies do
-    local s = state[p]
-    s.data = nil
-    if s.parent then
-      s.id = nil
-    end
-  end
-end
-
-local load
-
--- The node's bytes; or nil, true if the sheet had to move to a newer version.
 local function fetch(sheet, id)
-  local version, bytes = command("SHARED", "node", sheet.key, sheet.version, id)
-  if version == nil then
-    return nil -- deleted
+  while true do
+    local version, bytes = command("SHARED", "node", sheet.key, sheet.version, id)
+    if version == nil then
+      return nil -- deleted
+    end
+    if bytes then
+      return bytes
+    end
+    if id ~= 1 then
+      return nil, version -- our id is stale: re-find it from the root
+    end
+    sheet.version = version
   end
-  if bytes then
-    return bytes
-  end
-  move(sheet, version)
-  return nil, true
 end
 
-function load(p)
-  local s = state[p]
-  local data = s.data
-  if data then
-    return data
+-- Makes p's fields current; returns false if p's table is gone.
+local function load(p)
+  local sheet = rawget(p, SHEET)
+  if rawget(p, VERSION) == sheet.version then
+    return rawget(p, DATA) ~= NONE
   end
-  local sheet = s.sheet
-  if s.parent then
-    load(s.parent) -- sets s.id if the parent still has a table at s.key
-    if s.data then
-      return s.data
+  local id = 1
+  local parent = rawget(p, PARENT)
+  if parent then
+    id = load(parent) and rawget(parent, CHILDREN)[rawget(p, KEY)]
+  end
+  local bytes, moved
+  if id then
+    bytes, moved = fetch(sheet, id)
+    if moved then
+      sheet.version = moved
+      return load(p)
     end
   end
-  if not s.id then
-    return EMPTY
-  end
-  local bytes, moved = fetch(sheet, s.id)
-  if moved then
-    return load(p)
-  end
+  rawset(p, VERSION, sheet.version)
   if bytes == nil then
-    return EMPTY
+    rawset(p, DATA, NONE)
+    rawset(p, CHILDREN, NONE)
+    rawset(p, LEN, nil)
+    return false
   end
-  local plain, children = unpack(bytes)
-  local kids = s.kids
-  for key, id in next, children do
-    local kid = kids[key]
-    if kid == nil then
-      kid = new_proxy(sheet, p, key, id)
-      kids[key] = kid
-    else
-      state[kid].id = id
-    end
-    plain[key] = kid
-  end
-  for key, kid in next, kids do
-    if children[key] == nil then
-      kids[key] = nil -- no longer a table here: a kept proxy reads as empty
-      state[kid].id = nil
-    end
-  end
-  s.data = plain
-  return plain
+  local data, children, len = unpack(bytes)
+  rawset(p, DATA, data)
+  rawset(p, CHILDREN, children or NONE)
+  rawset(p, LEN, len)
+  return true
 end
 
-meta.__index = function(p, k)
-  return load(p)[k]
+local function kid(p, key)
+  local kids = rawget(p, KIDS)
+  if kids == nil then
+    kids = {}
+    rawset(p, KIDS, kids)
+  end
+  local k = kids[key]
+  if k == nil then
+    k = new_proxy(rawget(p, SHEET), p, key)
+    kids[key] = k
+  end
+  return k
 end
+
+meta.__index = function(p, key)
+  load(p)
+  local v = rawget(p, DATA)[key]
+  if v == nil and rawget(p, CHILDREN)[key] then
+    return kid(p, key)
+  end
+  return v
+end
+
 meta.__newindex = function()
   error("shared data is read-only", 2)
 end
+
 meta.__len = function(p)
-  return #load(p)
+  load(p)
+  return rawget(p, LEN) or #rawget(p, DATA)
 end
+
+-- Plain values first, then subtables (their keys never overlap).
+local function iterate(p, key)
+  local data, children = rawget(p, DATA), rawget(p, CHILDREN)
+  local v
+  if key == nil or children[key] == nil then
+    key, v = next(data, key)
+    if key ~= nil then
+      return key, v
+    end
+  end
+  key = next(children, key)
+  if key ~= nil then
+    return key, kid(p, key)
+  end
+end
+
 meta.__pairs = function(p)
-  return next, load(p), nil
+  load(p)
+  return iterate, p, nil
 end
 
 -- The sheet of `key` (the node's name for it), or nil if the node has none.
@@ -117,16 +135,16 @@ function M.open(key)
   if version == nil then
     return nil
   end
-  local sheet = { key = key, version = version, proxies = setmetatable({}, { __mode = "k" }) }
-  sheet.root = new_proxy(sheet, nil, nil, 1)
+  local sheet = { key = key, version = version }
+  sheet.root = new_proxy(sheet, nil, nil)
   return sheet
 end
 
 -- Follow the node's latest version (after an update was announced).
 function M.refresh(sheet)
   local version = command("SHARED", "version", sheet.key)
-  if version and version ~= sheet.version then
-    move(sheet, version)
+  if version then
+    sheet.version = version
   end
   return version
 end
@@ -134,15 +152,13 @@ end
 -- A plain deep copy of the data under a proxy (sharedata.deepcopy).
 function M.copy(p)
   local out = {}
-  for k, v in next, load(p) do
-    if state[v] then
+  for k, v in pairs(p) do
+    if getmetatable(v) == meta then
       v = M.copy(v)
     end
     out[k] = v
   end
   return out
 end
-
-M.is_proxy = function(v) return state[v] ~= nil end
 
 return M
