@@ -454,7 +454,12 @@ local init_funcs = {}
 
 function skynet.init(f, name)
   assert(type(f) == "function")
-  init_funcs[#init_funcs + 1] = f
+  local _, main = coroutine_running()
+  if main then
+    init_funcs[#init_funcs + 1] = f -- run before the start function
+  else
+    require "skynet.require".init(f) -- run once the module being required is loaded
+  end
 end
 
 local function send_dead_errors(reason)
