@@ -63,7 +63,8 @@ def _cut(root: Any) -> tuple[bytes, ...]:
                 length = 0
                 while length + 1 in value:
                     length += 1
-            nodes[index] = packer.pack(plain) + packer.pack(children) + packer.pack(length)
+            tail = packer.pack(length) if length else b""  # none: # of the plain part
+            nodes[index] = packer.pack(plain) + packer.pack(children) + tail
         return index + 1
 
     visit(root)

@@ -17,15 +17,13 @@ local setmetatable, next, error, rawget, rawset = setmetatable, next, error, raw
 local M = {}
 
 -- A proxy's own fields, under keys no user key can equal (a proxy is read
--- through __index, __pairs and __len only, so they never show).
-local SHEET, PARENT, KEY, VERSION, DATA, CHILDREN, LEN, KIDS = {}, {}, {}, {}, {}, {}, {}, {}
+-- through __index, __pairs and __len only, so they never show). Few of them,
+-- and none when not needed (no CHILDREN, LEN or KIDS on a leaf): a VM that
+-- walks a big table holds one proxy per subtable. The sheet is reached
+-- through the metatable, one per sheet.
+local PARENT, KEY, VERSION, DATA, CHILDREN, LEN, KIDS = {}, {}, {}, {}, {}, {}, {}
 local NONE = {}
-
-local meta = {}
-
-local function new_proxy(sheet, parent, key)
-  return setmetatable({ [SHEET] = sheet, [PARENT] = parent, [KEY] = key }, meta)
-end
+local metas = setmetatable({}, { __mode = "k" }) -- metatable of a proxy -> its sheet
 
 local function fetch(sheet, id)
   while true do
@@ -44,39 +42,38 @@ local function fetch(sheet, id)
 end
 
 -- Makes p's fields current; returns false if p's table is gone.
-local function load(p)
-  local sheet = rawget(p, SHEET)
+local function load(p, sheet)
   if rawget(p, VERSION) == sheet.version then
     return rawget(p, DATA) ~= NONE
   end
   local id = 1
   local parent = rawget(p, PARENT)
   if parent then
-    id = load(parent) and rawget(parent, CHILDREN)[rawget(p, KEY)]
+    id = load(parent, sheet) and (rawget(parent, CHILDREN) or NONE)[rawget(p, KEY)]
   end
   local bytes, moved
   if id then
     bytes, moved = fetch(sheet, id)
     if moved then
       sheet.version = moved
-      return load(p)
+      return load(p, sheet)
     end
   end
   rawset(p, VERSION, sheet.version)
   if bytes == nil then
     rawset(p, DATA, NONE)
-    rawset(p, CHILDREN, NONE)
+    rawset(p, CHILDREN, nil)
     rawset(p, LEN, nil)
     return false
   end
   local data, children, len = unpack(bytes)
   rawset(p, DATA, data)
-  rawset(p, CHILDREN, children or NONE)
+  rawset(p, CHILDREN, children)
   rawset(p, LEN, len)
   return true
 end
 
-local function kid(p, key)
+local function kid(p, key, meta)
   local kids = rawget(p, KIDS)
   if kids == nil then
     kids = {}
@@ -84,49 +81,59 @@ local function kid(p, key)
   end
   local k = kids[key]
   if k == nil then
-    k = new_proxy(rawget(p, SHEET), p, key)
+    k = setmetatable({ [PARENT] = p, [KEY] = key }, meta)
     kids[key] = k
   end
   return k
 end
 
-meta.__index = function(p, key)
-  load(p)
-  local v = rawget(p, DATA)[key]
-  if v == nil and rawget(p, CHILDREN)[key] then
-    return kid(p, key)
-  end
-  return v
-end
-
-meta.__newindex = function()
+local function read_only()
   error("shared data is read-only", 2)
 end
 
-meta.__len = function(p)
-  load(p)
-  return rawget(p, LEN) or #rawget(p, DATA)
-end
+local function make_meta(sheet)
+  local meta = { __newindex = read_only }
 
--- Plain values first, then subtables (their keys never overlap).
-local function iterate(p, key)
-  local data, children = rawget(p, DATA), rawget(p, CHILDREN)
-  local v
-  if key == nil or children[key] == nil then
-    key, v = next(data, key)
+  function meta.__index(p, key)
+    load(p, sheet)
+    local v = rawget(p, DATA)[key]
+    if v == nil then
+      local children = rawget(p, CHILDREN)
+      if children and children[key] then
+        return kid(p, key, meta)
+      end
+    end
+    return v
+  end
+
+  function meta.__len(p)
+    load(p, sheet)
+    return rawget(p, LEN) or #rawget(p, DATA)
+  end
+
+  -- Plain values first, then subtables (their keys never overlap).
+  local function iterate(p, key)
+    local data, children = rawget(p, DATA), rawget(p, CHILDREN) or NONE
+    local v
+    if key == nil or children[key] == nil then
+      key, v = next(data, key)
+      if key ~= nil then
+        return key, v
+      end
+    end
+    key = next(children, key)
     if key ~= nil then
-      return key, v
+      return key, kid(p, key, meta)
     end
   end
-  key = next(children, key)
-  if key ~= nil then
-    return key, kid(p, key)
-  end
-end
 
-meta.__pairs = function(p)
-  load(p)
-  return iterate, p, nil
+  function meta.__pairs(p)
+    load(p, sheet)
+    return iterate, p, nil
+  end
+
+  metas[meta] = sheet
+  return meta
 end
 
 -- The sheet of `key` (the node's name for it), or nil if the node has none.
@@ -136,7 +143,7 @@ function M.open(key)
     return nil
   end
   local sheet = { key = key, version = version }
-  sheet.root = new_proxy(sheet, nil, nil)
+  sheet.root = setmetatable({}, make_meta(sheet))
   return sheet
 end
 
@@ -153,7 +160,7 @@ end
 function M.copy(p)
   local out = {}
   for k, v in pairs(p) do
-    if getmetatable(v) == meta then
+    if metas[getmetatable(v)] then
       v = M.copy(v)
     end
     out[k] = v
