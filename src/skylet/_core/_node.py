@@ -20,6 +20,7 @@ from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
 from .._net._socket_ops import OPS, QUEUED_OPS
 from .._net._sockets import SocketServer
+from .._pyservice._manager import PythonServices
 from . import _ptype as ptypes
 from . import _settings as settings
 from ._commands import make_command, make_send
@@ -114,6 +115,9 @@ class Node:
             self.logger,
         )
         self.functions = FunctionStore()
+        #: Python services (config ``pyservice``), or None.
+        pyservice = self.config.get("pyservice")
+        self.pyservices = PythonServices(self, str(pyservice)) if pyservice else None
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())
@@ -150,6 +154,8 @@ class Node:
                 nursery.start_soon(self.timers.run)
                 await nursery.start(self.sockets.run)
                 self.monitor.start()
+                if self.pyservices is not None:
+                    await nursery.start(self.pyservices.run)
                 self._host = self._new_host()
                 _, bootstrap = str(self.config["bootstrap"]).split(None, 1)
                 try:
@@ -221,7 +227,10 @@ class Node:
         service.in_queue = True
         self.registry.add(service)
         try:
-            boot_service(self, service, make_send(self, service), make_command(self, service))
+            if self.pyservices is not None and (found := self.pyservices.find(name)):
+                self.pyservices.boot(service, found)  # Lua files win: found is None
+            else:
+                boot_service(self, service, make_send(self, service), make_command(self, service))
         except LaunchError:
             self.retire(service, "failed to launch")
             raise
@@ -267,6 +276,8 @@ class Node:
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
+        if self.pyservices is not None:
+            self.pyservices.retired(service)
         service.dispatch = None
         service.runtime = None
 

@@ -114,6 +114,7 @@ CHECKS: dict[str, Callable[[Value], str | None]] = {
     "start": _text,
     "luaservice": _search_path,
     "lua_path": _search_path,
+    "pyservice": _search_path,
     "logger": _file_or_off,
     "debug_console": _endpoint,
     "debug_console_address": _text,
