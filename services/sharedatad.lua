@@ -56,6 +56,24 @@ function CMD.put(key, name, value, ...)
   return version
 end
 
+-- sharetable's rule: the code (a string, or "@file") is called with the
+-- arguments and must return the table.
+function CMD.load(key, name, source, ...)
+  local f
+  if source:sub(1, 1) == "@" then
+    f = assert(loadfile(source:sub(2)))
+  else
+    f = assert(load(source, "=" .. name))
+  end
+  local t = f(...)
+  if type(t) ~= "table" then
+    error(("Not a table, it's a %s."):format(type(t)), 0)
+  end
+  local version = command("SHARED", "put", key, skynet.packstring(t))
+  wake(key, version)
+  return version
+end
+
 -- As put, for a name that must not exist yet.
 function CMD.new(key, name, ...)
   if command("SHARED", "version", key) ~= nil then

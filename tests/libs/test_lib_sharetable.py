@@ -83,9 +83,12 @@ async def test_bad_load_fails_the_caller_and_keeps_the_old_table(node: skylet.No
       local st = require 'skynet.sharetable'
       st.loadtable('keep', { 1 })
       local ok, err = pcall(st.loadstring, 'keep', 'return {')
-      return ok, err, st.query('keep')[1]
+      local ok2, err2 = pcall(st.loadstring, 'keep', 'x = 1')
+      return ok, err, ok2, err2, st.query('keep')[1]
     """
-    ok, err, kept = await node.call(probe, "lua", "eval", code)
+    ok, err, ok2, err2, kept = await node.call(probe, "lua", "eval", code)
     assert ok is False
     assert "expected" in err  # Lua's syntax error, through the daemon
+    assert ok2 is False
+    assert "Not a table, it's a nil." in err2  # sharetable's code must return the table
     assert kept == 1

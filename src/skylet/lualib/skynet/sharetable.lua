@@ -25,11 +25,11 @@ local function sharedatad()
 end
 
 function sharetable.loadfile(filename, ...)
-  skynet.call(sharedatad(), "lua", "put", PREFIX .. filename, filename, "@" .. filename, ...)
+  skynet.call(sharedatad(), "lua", "load", PREFIX .. filename, filename, "@" .. filename, ...)
 end
 
 function sharetable.loadstring(filename, source, ...)
-  skynet.call(sharedatad(), "lua", "put", PREFIX .. filename, filename, source, ...)
+  skynet.call(sharedatad(), "lua", "load", PREFIX .. filename, filename, source, ...)
 end
 
 function sharetable.loadtable(filename, tbl)
