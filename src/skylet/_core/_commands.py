@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import lupa.lua54 as lupa
 
+from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from . import _ptype as ptypes
 from ._errors import SkyletError
@@ -553,3 +554,4 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"SOCKET": _socket,
     b"SPROTO": _sproto,
 }
+COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (skylet._libs)

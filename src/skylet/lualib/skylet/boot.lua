@@ -110,13 +110,32 @@ local function lua_searcher(name)
 end
 package.searchers = { package.searchers[1], lua_searcher }
 
+local plain_require = require
 package.loaded["skylet.core"] = {
   send = send,
   command = command,
   handle = handle,
+  require = plain_require,
 }
 -- The loader functions above are sealed at the end of this chunk.
 local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command }
+
+-- skynet's require (skynet.require): a module first required from a
+-- service coroutine runs its skynet.init functions once loaded, and other
+-- coroutines requiring it meanwhile wait. The main chunk's requires are
+-- Lua's own; the module loads on first use.
+local loaded, running = package.loaded, coroutine.running
+function require(name)
+  local m = loaded[name]
+  if m ~= nil then
+    return m
+  end
+  local _, main = running()
+  if main then
+    return plain_require(name)
+  end
+  return plain_require("skynet.require").require(name)
+end
 
 -- A handler that never yields must not freeze the node: the node's monitor
 -- interrupts a service whose current message runs too long.
