@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import skylet
+from conftest import SERVICES
 
 WRITER = """
   local skynet = require 'skynet'
@@ -46,9 +47,12 @@ async def test_an_unknown_object_is_a_clear_error(node: skylet.Node) -> None:
     assert "stm: no object 12345" in await node.call(probe, "lua", "eval", code)
 
 
-SHAREMAP_WRITER = """
+SHAREMAP_SCHEMA = SERVICES / "stm" / "foobar.sp"
+
+SHAREMAP_WRITER = f"""
   local sharemap = require 'skynet.sharemap'
-  W = sharemap.writer('foobar', { x = 0, y = 0, s = 'hello' })
+  sharemap.register('{SHAREMAP_SCHEMA}')  -- its types, in sproto slot 0, as skynet's testsm
+  W = sharemap.writer('foobar', {{ x = 0, y = 0, s = 'hello' }})
   return W:copy()
 """
 

@@ -1,46 +1,23 @@
 -- skynet.sharemap: a table one service writes and others read, over
--- skynet.stm.
+-- skynet.stm, encoded with sproto as in skynet.
 --   sharemap.register(protofile)          the sproto schema of the types
 --   local w = sharemap.writer(typename, t) w.x = 1; w:commit(); w:copy()
 --   local r = sharemap.reader(typename, copy) r:update(); r.x
--- skynet encodes with sproto (schema from register). Where sproto is not
--- installed, skylet encodes with skynet.pack instead: the same behaviour
--- without a schema (register then fails).
-local skynet = require "skynet"
 local stm = require "skynet.stm"
+local sprotoloader = require "sprotoloader"
 local setmetatable, pairs = setmetatable, pairs
-
-local has_sproto, sprotoloader = pcall(require, "sprotoloader")
 
 local sharemap = {}
 
-local codec -- :encode(typename, t) / :decode(typename, msg, sz, into)
-local pack_codec = {
-  encode = function(_, _, t)
-    return skynet.packstring(t)
-  end,
-  decode = function(_, _, msg, _, into)
-    local t = skynet.unpack(msg)
-    if into then
-      for k, v in pairs(t) do
-        into[k] = v
-      end
-      return into
-    end
-    return t
-  end,
-}
+local codec -- the sproto object of slot 0: :encode(typename, t) / :decode(typename, msg, sz, into)
 
 function sharemap.register(protofile)
-  if not has_sproto then
-    error("sharemap.register needs sproto, which is not installed", 2)
-  end
   sprotoloader.register(protofile, 0) -- slot 0: the types of sharemap
 end
 
 local function load_codec()
   if codec == nil then
-    codec = has_sproto and sprotoloader.load(0) or pack_codec
+    codec = sprotoloader.load(0)
   end
   return codec
 end
