@@ -67,6 +67,19 @@ def test_crash_attacks_are_refused_and_the_process_survives(threads: int, tmp_pa
     assert result.stdout.rstrip().endswith("ATTACKS DONE")
 
 
+def test_finalizers_calling_the_node_as_vms_close_do_not_crash(
+    threads: int, tmp_path: Path
+) -> None:
+    """A Lua __gc that calls send/command while its VM closes (killed, or the node stopping)."""
+    config = tmp_path / "finalizers.lua"
+    config.write_text(
+        f'start = "finalizer_main"\nthread = {threads}\nluaservice = "{HOSTILE}/?.lua"\n'
+    )
+    result = run_process(config)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "FINALIZERS ARMED" in result.stdout
+
+
 async def test_nothing_reachable_gives_a_loader_a_host_metatable_or_a_python_object(
     hostile: skylet.Node,
 ) -> None:
@@ -224,3 +237,38 @@ async def test_function_tokens_are_unguessable(hostile: skylet.Node) -> None:
     assert a != b and abs(a - b) > 1
     assert max(a, b) > 1 << 32
     assert next_loads is False and previous_loads is False
+
+
+async def test_errors_escaping_dispatch_on_worker_threads_leave_the_scheduler_whole(
+    threads: int, log: Lines
+) -> None:
+    if threads == 1:
+        pytest.skip("worker threads only")
+    config = {"luaservice": f"{HOSTILE}/?.lua", "thread": 3}
+    async with skylet.open_node(config, log=log.append) as node:
+        broken = [await node.newservice("hostile") for _ in range(3)]
+        for service in broken:
+            assert await node.call(service, "lua", "break_dispatch", "heavy") is True
+        failures = 0
+
+        async def hammer(service: int) -> None:
+            nonlocal failures
+            for _ in range(15):
+                with pytest.raises(CallError, match="dispatch broken on purpose"):
+                    await node.call(service, "lua", "echo", 1)
+                failures += 1
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for service in broken:
+                    nursery.start_soon(hammer, service)
+        assert failures == 45  # every request answered
+        scheduler = node.scheduler
+        # Workers really ran the failing dispatches, and all parked again.
+        assert any(d.version > 0 for d in scheduler.dispatchers[1:])
+        # (Real threads: poll, bounded, until trio's dispatcher has seen them park.)
+        with trio.fail_after(5):
+            while scheduler.parallel or len(scheduler._parked) != 2:  # type: ignore[union-attr]
+                await trio.sleep(0.01)
+        fresh = await node.newservice("hostile")
+        assert await node.call(fresh, "lua", "echo", "ok") == "ok"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import lupa.lua54 as lupa
 
+from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from . import _ptype as ptypes
 from ._errors import SkyletError
@@ -40,6 +41,7 @@ from ._paths import search
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sproto_slots import SprotoSlots, sproto_command
 from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ class Node(Protocol):
     logger: Logger
     codecache: CodeCache
     functions: FunctionStore
+    sproto_slots: SprotoSlots
     sockets: SocketServer
     lua_path: str
     luaservice: str
@@ -151,6 +154,8 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -215,6 +220,8 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -247,6 +254,8 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
     """
 
     def command(name: Any = None, *args: Any) -> Any:
+        if service.dead and name != b"CHECK":  # a finalizer of its closing VM
+            return False, b"this service is gone"
         try:
             handler = COMMANDS.get(name) if name.__class__ is bytes else None
             if handler is None:
@@ -487,6 +496,10 @@ def _check(node: Node, service: Service) -> tuple[bytes | None, bool]:
     return why, False
 
 
+def _sproto(node: Node, service: Service, op: Any = None, *args: Any) -> Any:
+    return sproto_command(node.sproto_slots, op, *args)
+
+
 def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
     return node.sockets.request(service, op, args)
 
@@ -539,4 +552,6 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"SPROTO": _sproto,
 }
+COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (skylet._libs)

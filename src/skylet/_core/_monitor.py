@@ -8,11 +8,13 @@ next instruction; under the Lua count hook (no C watchdog), the service is
 flagged and the hook raises at its next check.
 
 A handler can swallow that error (a ``pcall`` inside the loop). So while the
-same message still runs, the monitor interrupts again at each look (every
-``period``, at most a second), and after ``STRIKES`` interrupts it dooms the
-service: every Lua instruction it runs raises from then on, so the message
-unwinds through every ``pcall`` up to the dispatcher, which retires the
-service (its callers get errors) as if it had been killed.
+same message still runs and has met its last interrupt (a stalled thread or a
+long C call has not: it is left alone until it runs), the monitor interrupts
+again once ``grace`` has passed (``runaway_timeout``, at most a second), and after
+``STRIKES`` interrupts it dooms the service: every Lua instruction it runs
+raises from then on, so the message unwinds through every ``pcall`` up to
+the dispatcher, which retires the service (its callers get errors) as if it
+had been killed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ def interrupt(service: Service, why: str) -> None:
         service.interrupt = why.encode()  # for the Lua count hook's CHECK
 
 
+def taken(service: Service) -> bool:
+    """Whether the service's Lua ran since its last interrupt (and so met it).
+
+    A thread the OS stalls, or a long C call, has not: that message is not
+    swallowing anything, and is not interrupted again until it runs.
+    """
+    if service.watch is not None and service.watch.pending():
+        return False
+    return service.interrupt is None
+
+
 def doom(service: Service, why: str) -> None:
     """From now on every Lua instruction ``service`` runs raises ``why``."""
     service.doomed = why.encode()  # the dispatcher retires it; the Lua hook's CHECK
@@ -52,6 +65,9 @@ class Monitor:
         self._logger = logger
         #: Seconds between two looks at the scheduler (read at every look).
         self.period = min(1.0, timeout / 4)
+        #: Seconds between two interrupts of one message: time for an error
+        #: that was not swallowed to unwind, even on a loaded machine.
+        self.grace = min(1.0, timeout)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,6 +103,8 @@ class Monitor:
                     self._logger.log(service.handle, why)
                     interrupt(service, why)
                     seen[index] = (version, now, 1)
+                elif strikes and (now - since < max(self.grace, self.period) or not taken(service)):
+                    continue  # too soon, or the last interrupt has not reached running Lua
                 elif 0 < strikes < STRIKES:
                     why = (
                         f"service {service.address} interrupted again: the message goes on "
@@ -94,7 +112,7 @@ class Monitor:
                     )
                     self._logger.log(service.handle, why)
                     interrupt(service, why)
-                    seen[index] = (version, since, strikes + 1)
+                    seen[index] = (version, now, strikes + 1)
                 elif strikes == STRIKES:
                     why = (
                         f"service {service.address} killed: its message went on after "

@@ -360,6 +360,17 @@ EXPORT int skylet_watchdog_interrupt(Watch *w, const char *why) {
     return running != NULL;
 }
 
+/* 1 while an interrupt or doom waits for its hook to fire (the state has
+ * not run a Lua instruction since: it is stalled, or in a long C call). */
+EXPORT int skylet_watchdog_pending(Watch *w) {
+    if (w == NULL)
+        return 0;
+    lock(w);
+    int pending = w->pending;
+    unlock(w);
+    return pending;
+}
+
 /* Dooms the VM of w: from now on every Lua instruction it runs, in any of
  * its states, raises `why`. From any thread. 1 if armed, 0 if no VM. */
 EXPORT int skylet_watchdog_doom(Watch *w, const char *why) {

@@ -58,6 +58,10 @@ class Watch:
         """Make the VM's running Lua raise ``why`` (any thread). False: no VM adopted it."""
         return bool(self._library.skylet_watchdog_interrupt(self._address, why.encode()))
 
+    def pending(self) -> bool:
+        """Whether the last interrupt still waits for the VM to run (not taken yet)."""
+        return bool(self._library.skylet_watchdog_pending(self._address))
+
     def doom(self, why: str) -> bool:
         """From now on every Lua instruction the VM runs raises ``why`` (any thread)."""
         return bool(self._library.skylet_watchdog_doom(self._address, why.encode()))
@@ -104,6 +108,8 @@ def _load(path: Path) -> ctypes.CDLL:
     library.skylet_watchdog_offer.argtypes = [ctypes.c_void_p]
     library.skylet_watchdog_interrupt.restype = ctypes.c_int
     library.skylet_watchdog_interrupt.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    library.skylet_watchdog_pending.restype = ctypes.c_int
+    library.skylet_watchdog_pending.argtypes = [ctypes.c_void_p]
     library.skylet_watchdog_doom.restype = ctypes.c_int
     library.skylet_watchdog_doom.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     return library

@@ -89,6 +89,16 @@ local function log(msg)
   command("LOG", msg)
 end
 
+-- The skynet thread (the coroutine skynet.lua resumed) that runs now. A
+-- handler may run nested coroutines (skynet.coroutine); a wait inside one is
+-- still the skynet thread's wait, and skynet.ret answers its request.
+local running_thread
+
+local function resume_thread(co, ...)
+  running_thread = co
+  return coroutine_resume(co, ...)
+end
+
 ----- coroutines -----
 
 local coroutine_pool = setmetatable({}, { __mode = "kv" })
@@ -142,7 +152,7 @@ local function dispatch_wakeup()
       local co = session_id_coroutine[session]
       session_id_coroutine[session] = "BREAK"
       sleep_session[token] = nil
-      suspend(co, coroutine_resume(co, false, "BREAK"))
+      suspend(co, resume_thread(co, false, "BREAK"))
     end
   end
 end
@@ -150,6 +160,7 @@ end
 -- Handles what a coroutine did when it gave control back.
 function suspend(co, ok, what)
   if not ok then
+    running_thread = nil -- a dead coroutine's stack may hold much: let it go
     -- The coroutine died with an error: answer its caller, log the traceback.
     local session = session_coroutine_id[co]
     local source = session_coroutine_address[co]
@@ -228,7 +239,7 @@ local function raw_dispatch_message(ptype, session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
-      return suspend(co, coroutine_resume(co, ptype == PTYPE_RESPONSE, msg))
+      return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg))
     end
     return
   end
@@ -248,9 +259,9 @@ local function raw_dispatch_message(ptype, session, source, msg)
   session_coroutine_address[co] = source
   local unpack = p.unpack
   if unpack then
-    return suspend(co, coroutine_resume(co, session, source, unpack(msg)))
+    return suspend(co, resume_thread(co, session, source, unpack(msg)))
   end
-  return suspend(co, coroutine_resume(co, session, source, msg))
+  return suspend(co, resume_thread(co, session, source, msg))
 end
 
 local function run_forks()
@@ -258,7 +269,7 @@ local function run_forks()
     local co = fork_queue[fork_head]
     fork_queue[fork_head] = nil
     fork_head = fork_head + 1
-    if suspend(co, coroutine_resume(co)) == "QUIT" then
+    if suspend(co, resume_thread(co)) == "QUIT" then
       return "QUIT"
     end
     dispatch_wakeup()
@@ -296,7 +307,7 @@ function skynet.send(addr, typename, ...)
 end
 
 local function yield_call(addr, session)
-  session_id_coroutine[session] = coroutine_running()
+  session_id_coroutine[session] = running_thread
   local ok, msg = coroutine_yield "SUSPEND"
   if not ok then
     if msg == nil or msg == "" then
@@ -331,7 +342,7 @@ end
 ----- replying -----
 
 function skynet.ret(msg, sz)
-  local co = coroutine_running()
+  local co = running_thread
   local session = session_coroutine_id[co]
   if session == nil then
     error("No session", 2)
@@ -364,8 +375,7 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-  local co = coroutine_running()
-  session_id_coroutine[session] = co
+  session_id_coroutine[session] = running_thread
   sleep_session[token] = session
   return coroutine_yield "SUSPEND"
 end
@@ -457,7 +467,12 @@ local init_funcs = {}
 
 function skynet.init(f, name)
   assert(type(f) == "function")
-  init_funcs[#init_funcs + 1] = f
+  local _, main = coroutine_running()
+  if main then
+    init_funcs[#init_funcs + 1] = f -- run before the start function
+  else
+    require "skynet.require".init(f) -- run once the module being required is loaded
+  end
 end
 
 local function send_dead_errors(reason)
@@ -563,7 +578,12 @@ inner = {
   session_coroutine_id = session_coroutine_id,
   session_coroutine_address = session_coroutine_address,
   unresponse = unresponse,
+  running_thread = function() return running_thread end,
+  -- skynet.profile times the skynet threads: it swaps the resume they use.
+  set_resume = function(f) coroutine_resume = f end,
 }
+-- For skylet's libraries that extend skynet.lua (skynet.profile, ...).
+package.loaded["skylet.inner"] = inner
 
 -- The debug protocol's handlers (skynet.debug) load with the first debug
 -- message: most services never get one, and each module a VM loads costs

@@ -83,7 +83,14 @@ end
 -- Replace this service's dispatch with one that fails: every later message
 -- escapes dispatch, and each request must still get an error answer.
 function CMD.break_dispatch(how)
-  if how == "error" then
+  if how == "heavy" then
+    -- costly enough that the threaded scheduler hands it to a worker
+    core.command("CALLBACK", function()
+      local n = 0
+      for i = 1, 300000 do n = n + i end
+      error("dispatch broken on purpose after " .. n)
+    end)
+  elseif how == "error" then
     core.command("CALLBACK", function() error("dispatch broken on purpose") end)
   else
     core.command("CALLBACK", function() core.command("NO_SUCH_COMMAND") end)
