@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import skylet
 from skylet._core._config import load_config
 from skylet._tools._bench import main
 from skylet._tools._bench_cases import Case, ScaleSteps, scale_cases
@@ -173,6 +174,13 @@ def test_real_runs_on_skylet_alternate_and_write_json(tmp_path: Path) -> None:
     assert status == 0 and document is not None
     assert document["skynet"] is None
     assert document["skylet"]["threads"] == [1, 2]
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if Path(skylet.__file__).resolve().is_relative_to(REPO):  # an editable install
+        assert document["skylet"]["commit"].startswith(head)
+    else:  # installed from a copy (CI): no git tree to name
+        assert document["skylet"]["commit"] is None
     assert len(document["machine"]["load_at_start"]) == 3
     pairs, crowd = document["cases"]
     assert [(r["round"], r["threads"]) for r in pairs["runs"]] == [(0, 1), (0, 2), (1, 2), (1, 1)]

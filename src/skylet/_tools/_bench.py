@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,13 @@ def _commit(folder: Path) -> str | None:
     return head + ("+" if dirty else "")
 
 
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _load() -> tuple[float, ...]:
     return tuple(round(x, 2) for x in os.getloadavg())
 
@@ -121,7 +129,12 @@ def _document(
             "load_at_start": list(args.load_at_start),
             "load_now": list(_load()),
         },
-        "skylet": {"commit": _commit(setup.workloads), "threads": list(args.threads)},
+        "skylet": {
+            # The package that runs (``-m skylet`` with this interpreter), not the workloads'.
+            "commit": _commit(Path(__file__).resolve().parent),
+            "lupa": _version("lupa"),
+            "threads": list(args.threads),
+        },
         "skynet": (
             {
                 "dir": str(setup.skynet),
