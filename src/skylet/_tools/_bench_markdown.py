@@ -22,6 +22,10 @@ def _ratio(ratio: dict[str, Any]) -> str:
     return f"{ratio['median']:.2f}x ({low:.2f}-{high:.2f})"
 
 
+def _rounds(count: int) -> str:
+    return f"{count} round" if count == 1 else f"{count} rounds"
+
+
 def render(document: dict[str, Any]) -> str:
     cases = document["cases"]
     labels = list(dict.fromkeys(label for case in cases for label in case["medians"]))
@@ -31,7 +35,7 @@ def render(document: dict[str, Any]) -> str:
     lines = [
         f"Measured {document['when']}, skylet {document['skylet']['commit']}"
         + (f", skynet {skynet['commit']} ({skynet['dir']})" if skynet else "")
-        + f"; {document['repeat']} rounds per case, the order flipped every round;"
+        + f"; {_rounds(document['repeat'])} per case, the order flipped every round;"
         f" {machine['cpus']} CPUs, load average {tuple(machine['load_at_start'])} at the"
         f" start and {tuple(machine['load_now'])} at the end.",
         "",
