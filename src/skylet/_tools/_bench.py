@@ -192,6 +192,13 @@ def main(argv: list[str]) -> int:
                 for runtime in order:
                     figures, wall = run_once(case, runtime, setup)
                     result.runs.append(Run(index, runtime, figures, wall))
+                    # Progress on stderr (a spawn-100000 run takes minutes); stdout keeps the table.
+                    print(
+                        f"  {case.name} round {index + 1}/{args.repeat} {runtime.label}:"
+                        f" {wall:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             result.load_after = _load()
             for line in rows(result):
                 print(line, flush=True)
