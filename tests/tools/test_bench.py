@@ -257,6 +257,12 @@ def test_an_unknown_case_is_a_usage_error() -> None:
     assert "no case pingpong-7 (known: " in result.stderr
 
 
+def test_a_set_without_a_value_is_a_usage_error() -> None:
+    result = skylet_bench("--set", "msgpack")
+    assert result.returncode == 2
+    assert "--set takes KEY=VALUE, not 'msgpack'" in result.stderr
+
+
 # --- side by side with skynet ------------------------------------------------
 
 

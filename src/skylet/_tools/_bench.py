@@ -16,6 +16,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -118,37 +120,82 @@ def _load() -> tuple[float, ...]:
     return tuple(round(x, 2) for x in os.getloadavg())
 
 
-def _document(
-    args: argparse.Namespace, setup: Setup, started: float, results: list[CaseResult]
-) -> dict[str, Any]:
-    return {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "machine": {
-            "cpus": os.cpu_count() or 0,
-            "python": platform.python_version(),
-            "load_at_start": list(args.load_at_start),
-            "load_now": list(_load()),
-        },
-        "skylet": {
-            # The package that runs (``-m skylet`` with this interpreter), not the workloads'.
-            "commit": _commit(Path(__file__).resolve().parent),
-            "lupa": _version("lupa"),
-            "threads": list(args.threads),
-        },
-        "skynet": (
-            {
-                "dir": str(setup.skynet),
-                "commit": _commit(setup.skynet),
-                "threads": list(args.skynet_threads),
-            }
-            if setup.skynet
-            else None
-        ),
-        "repeat": args.repeat,
-        "order": "each round runs every runtime once; every other round in reverse",
-        "extra": dict(setup.extra),
-        "cases": [result.to_json() for result in results],
-    }
+@dataclass
+class Session:
+    """One ``skylet bench`` run: what it was run with, and the cases measured so far."""
+
+    header: dict[str, Any]
+    json_path: Path
+    results: list[CaseResult] = field(default_factory=list)
+
+    @classmethod
+    def begin(cls, args: argparse.Namespace, setup: Setup) -> Session:
+        header = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {
+                "cpus": os.cpu_count() or 0,
+                "python": platform.python_version(),
+                "load_at_start": list(_load()),
+            },
+            "skylet": {
+                # The package that runs (``-m skylet`` with this interpreter), not the workloads'.
+                "commit": _commit(Path(__file__).resolve().parent),
+                "lupa": _version("lupa"),
+                "threads": list(args.threads),
+            },
+            "skynet": (
+                {
+                    "dir": str(setup.skynet),
+                    "commit": _commit(setup.skynet),
+                    "threads": list(args.skynet_threads),
+                }
+                if setup.skynet
+                else None
+            ),
+            "repeat": args.repeat,
+            "order": "each round runs every runtime once; every other round in reverse",
+            "extra": dict(setup.extra),
+        }
+        return cls(header, args.json)
+
+    def write(self) -> None:
+        """The JSON as measured so far (written after every case, and on failure)."""
+        document = {**self.header, "cases": [result.to_json() for result in self.results]}
+        document["machine"] = {**self.header["machine"], "load_now": list(_load())}
+        self.json_path.parent.mkdir(parents=True, exist_ok=True)
+        self.json_path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _extra(items: list[str], parser: argparse.ArgumentParser) -> tuple[tuple[str, str | int], ...]:
+    extra: list[tuple[str, str | int]] = []
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not key or not equals:
+            parser.error(f"--set takes KEY=VALUE, not {item!r}")
+        extra.append((key, int(value) if value.isdigit() else value))
+    return tuple(extra)
+
+
+def _measure(
+    session: Session, cases: list[Case], runtimes: list[Runtime], setup: Setup, repeat: int
+) -> Iterator[CaseResult]:
+    """Run each case in alternating rounds; yield it once all its runs are in."""
+    for case in cases:
+        result = CaseResult(case, load_before=_load())
+        session.results.append(result)
+        for index, order in enumerate(schedule(runtimes, repeat)):
+            for runtime in order:
+                figures, wall = run_once(case, runtime, setup)
+                result.runs.append(Run(index, runtime, figures, wall))
+                # Progress on stderr (a spawn-100000 run takes minutes); stdout keeps the table.
+                print(
+                    f"  {case.name} round {index + 1}/{repeat} {runtime.label}: {wall:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        result.load_after = _load()
+        session.write()
+        yield result
 
 
 def main(argv: list[str]) -> int:
@@ -168,51 +215,24 @@ def main(argv: list[str]) -> int:
         parser.error(f"{skynet} is not a skynet build (no skynet binary and lualib/ in it)")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    extra: list[tuple[str, str | int]] = []
-    for item in args.set:
-        key, _, value = item.partition("=")
-        extra.append((key, int(value) if value.isdigit() else value))
     try:
         cases = _cases(args)
     except ValueError as error:
         parser.error(str(error))
-    setup = Setup(workloads, skynet, tuple(extra), args.timeout)
+    setup = Setup(workloads, skynet, _extra(args.set, parser), args.timeout)
     runtimes = [Runtime("skylet", n) for n in args.threads]
     if skynet:
         runtimes += [Runtime("skynet", n) for n in args.skynet_threads]
-    args.load_at_start = _load()
-    started = time.time()
-    print(f"load average {args.load_at_start} at the start", flush=True)
-    results: list[CaseResult] = []
+    session = Session.begin(args, setup)
+    start_load = tuple(session.header["machine"]["load_at_start"])
+    print(f"load average {start_load} at the start", flush=True)
     try:
-        for case in cases:
-            result = CaseResult(case, load_before=_load())
-            results.append(result)
-            for index, order in enumerate(schedule(runtimes, args.repeat)):
-                for runtime in order:
-                    figures, wall = run_once(case, runtime, setup)
-                    result.runs.append(Run(index, runtime, figures, wall))
-                    # Progress on stderr (a spawn-100000 run takes minutes); stdout keeps the table.
-                    print(
-                        f"  {case.name} round {index + 1}/{args.repeat} {runtime.label}:"
-                        f" {wall:.1f} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            result.load_after = _load()
+        for result in _measure(session, cases, runtimes, setup, args.repeat):
             for line in rows(result):
                 print(line, flush=True)
-            # Written after every case, so a long run that fails keeps what it measured.
-            _write(args.json, _document(args, setup, started, results))
     except BenchError as error:
-        if results:
-            _write(args.json, _document(args, setup, started, results))
+        session.write()
         print(f"skylet bench: {error}", file=sys.stderr)
         return 1
     print(f"load average {_load()} at the end; figures written to {args.json}")
     return 0
-
-
-def _write(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n")
