@@ -342,3 +342,25 @@ def test_markdown_gives_medians_ratio_ranges_and_load(tmp_path: Path) -> None:
     assert "| case | figure | better | skylet@1 | skynet@2 | skylet@1/skynet@2 |" in table
     row = "| pingpong-4 (pairs=4, calls=100) | roundtrips_per_s | higher | 200 | 200 |"
     assert f"{row} 0.50x (0.50-2.00) | 3.5-4.2 |" in table
+
+
+def test_markdown_shows_each_curve_against_its_first_point() -> None:
+    rate = "roundtrips_per_s"
+    documents = []
+    for pairs, ours, theirs in ((1, 100.0, 200.0), (16, 50.0, 300.0)):
+        result = CaseResult(Case(f"pairs-{pairs}", "bench_pairs", {"pairs": pairs}, (rate,)))
+        result.runs += [Run(0, SKYLET_1, {rate: ours}, 1.0), Run(0, SKYNET_2, {rate: theirs}, 1.0)]
+        result.load_before = result.load_after = (1.0, 1.0, 1.0)
+        documents.append(
+            {
+                "when": "2026-11-29T18:30:00Z",
+                "machine": {"cpus": 2, "load_at_start": [1, 1, 1], "load_now": [1, 1, 1]},
+                "skylet": {"commit": "abc1234"},
+                "skynet": {"commit": "f19d160", "dir": "/tmp/skynet"},
+                "repeat": 1,
+                "cases": [result.to_json()],
+            }
+        )
+    table = render(*documents)
+    assert table.count("Measured 2026-11-29T18:30:00Z") == 2  # one line per saved run
+    assert "| pairs-16 / pairs-1 | roundtrips_per_s | 0.50 | 1.50 |" in table

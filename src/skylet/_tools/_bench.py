@@ -58,7 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "--spawn-steps", type=_numbers, help="scale: services to spawn (1000,10000,100000)"
     )
     parser.add_argument(
-        "--markdown", type=Path, metavar="RESULT.json", help="print a saved run as Markdown tables"
+        "--markdown",
+        type=Path,
+        nargs="+",
+        metavar="RESULT.json",
+        help="print saved runs as Markdown tables (several: one table)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
@@ -203,9 +207,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.markdown:
         try:
-            print(render(json.loads(args.markdown.read_text())), end="")
+            documents = [json.loads(path.read_text()) for path in args.markdown]
+            print(render(*documents), end="")
         except (OSError, ValueError, KeyError) as error:
-            parser.error(f"cannot render {args.markdown}: {error!r}")
+            parser.error(f"cannot render {' '.join(map(str, args.markdown))}: {error!r}")
         return 0
     workloads = args.workloads.resolve()
     if not (workloads / "bench_pingpong.lua").is_file():

@@ -26,18 +26,26 @@ def _rounds(count: int) -> str:
     return f"{count} round" if count == 1 else f"{count} rounds"
 
 
-def render(document: dict[str, Any]) -> str:
-    cases = document["cases"]
-    labels = list(dict.fromkeys(label for case in cases for label in case["medians"]))
-    pairs = list(dict.fromkeys(pair for case in cases for pair in case["ratios"]))
+def _measured(document: dict[str, Any]) -> str:
     skynet = document.get("skynet") or {}
     machine = document["machine"]
-    lines = [
+    return (
         f"Measured {document['when']}, skylet {document['skylet']['commit']}"
         + (f", skynet {skynet['commit']} ({skynet['dir']})" if skynet else "")
         + f"; {_rounds(document['repeat'])} per case, the order flipped every round;"
         f" {machine['cpus']} CPUs, load average {tuple(machine['load_at_start'])} at the"
-        f" start and {tuple(machine['load_now'])} at the end.",
+        f" start and {tuple(machine['load_now'])} at the end"
+        f" ({', '.join(case['name'] for case in document['cases'])})."
+    )
+
+
+def render(*documents: dict[str, Any]) -> str:
+    """One table for the cases of all ``documents`` (runs saved by ``skylet bench``)."""
+    cases = [case for document in documents for case in document["cases"]]
+    labels = list(dict.fromkeys(label for case in cases for label in case["medians"]))
+    pairs = list(dict.fromkeys(pair for case in cases for pair in case["ratios"]))
+    lines = [_measured(document) for document in documents]
+    lines += [
         "",
         "| case | figure | better | " + " | ".join([*labels, *pairs, "load before-after"]) + " |",
         "|" + " --- |" * (4 + len(labels) + len(pairs)),
@@ -54,4 +62,41 @@ def render(document: dict[str, Any]) -> str:
             ]
             cells.append(f"{case['load_before'][0]:.1f}-{case['load_after'][0]:.1f}")
             lines.append("| " + " | ".join(cells) + " |")
+    lines += _growth(cases, labels)
     return "\n".join(lines) + "\n"
+
+
+def _growth(cases: list[dict[str, Any]], labels: list[str]) -> list[str]:
+    """How each runtime's figure moves along a curve (``pairs-1``, ``pairs-16``...).
+
+    Each point is given as a multiple of the curve's first point, per
+    runtime: how cost grows with the work, apart from where each starts.
+    """
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        stem, dash, size = case["name"].rpartition("-")
+        if dash and size.isdigit():
+            curves.setdefault(stem, []).append(case)
+    rows = []
+    for points in curves.values():
+        if len(points) < 2:
+            continue
+        first = points[0]
+        for case in points[1:]:
+            for key in case["shown"]:
+                cells = [f"{case['name']} / {first['name']}", key]
+                for label in labels:
+                    now = case["medians"].get(label, {}).get(key)
+                    then = first["medians"].get(label, {}).get(key)
+                    cells.append(f"{now / then:.2f}" if now is not None and then else "")
+                rows.append("| " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "",
+        "Along each curve, each runtime's median as a multiple of its own at the first point:",
+        "",
+        "| points | figure | " + " | ".join(labels) + " |",
+        "|" + " --- |" * (2 + len(labels)),
+        *rows,
+    ]
