@@ -69,18 +69,19 @@ def render(*documents: dict[str, Any]) -> str:
 def _growth(cases: list[dict[str, Any]], labels: list[str]) -> list[str]:
     """How each runtime's figure moves along a curve (``pairs-1``, ``pairs-16``...).
 
-    Each point is given as a multiple of the curve's first point, per
+    Each point is given as a multiple of the curve's smallest point, per
     runtime: how cost grows with the work, apart from where each starts.
     """
-    curves: dict[str, list[dict[str, Any]]] = {}
+    curves: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for case in cases:
         stem, dash, size = case["name"].rpartition("-")
         if dash and size.isdigit():
-            curves.setdefault(stem, []).append(case)
+            curves.setdefault(stem, []).append((int(size), case))
     rows = []
-    for points in curves.values():
-        if len(points) < 2:
+    for sized in curves.values():
+        if len(sized) < 2:
             continue
+        points = [case for _, case in sorted(sized, key=lambda point: point[0])]
         first = points[0]
         for case in points[1:]:
             for key in case["shown"]:
@@ -94,7 +95,7 @@ def _growth(cases: list[dict[str, Any]], labels: list[str]) -> list[str]:
         return []
     return [
         "",
-        "Along each curve, each runtime's median as a multiple of its own at the first point:",
+        "Along each curve, each runtime's median as a multiple of its own at the smallest point:",
         "",
         "| points | figure | " + " | ".join(labels) + " |",
         "|" + " --- |" * (2 + len(labels)),
