@@ -1,4 +1,4 @@
-"""``skylet bench --markdown RESULT.json``: a saved run as Markdown tables.
+"""``skylet bench --markdown RESULT.json...``: saved runs as Markdown tables.
 
 One row per case and headline figure: each runtime's median, then each
 skylet/skynet ratio as its median with the range of the per-round ratios,
