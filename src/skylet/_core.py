@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import _ptype as ptypes
 from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
+from ._libs import crypt
 from ._paths import search
 from ._scheduler import Scheduler
 from ._service import Service
@@ -340,4 +341,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"CRYPT": crypt.command,
 }

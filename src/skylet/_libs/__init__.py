@@ -1,0 +1,1 @@
+"""Host-side halves of Lua libraries, each reached through one core command."""
