@@ -108,6 +108,24 @@ async def test_packets_reach_the_agent_and_come_back(gate: Any) -> None:
     assert fd > 0
 
 
+async def test_more_than_a_read_window_flows_through(gate: Any) -> None:
+    # netpack consumes everything it is given, so it gives the node its read
+    # credit back; without that the connection would stall at 256 KiB.
+    node, watchdog, port, _ = gate
+    client = await connect(port)
+    await node.call(watchdog, "lua", "event")
+    packets = [bytes([i % 256]) * 60000 for i in range(20)]  # 1.2 MB
+
+    async def receive_all() -> None:
+        for packet in packets:
+            assert await client.receive() == packet
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive_all)
+            await client.send(*packets)
+
+
 async def test_a_packet_split_across_writes_is_reassembled(gate: Any) -> None:
     node, watchdog, port, _ = gate
     client = await connect(port)
