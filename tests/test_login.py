@@ -8,6 +8,7 @@ protocol from Python, as skynet's examples/login/client.lua does in Lua.
 from __future__ import annotations
 
 import base64
+import os
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -126,7 +127,8 @@ async def response(s: Stream) -> tuple[bytes, bool, int]:
 @pytest.fixture
 async def login() -> AsyncIterator[Login]:
     lines: list[str] = []
-    config = {"luaservice": f"{SERVICES}/?.lua"}
+    threads = int(os.environ.get("SKYLET_TEST_THREADS", "1"))  # as the core tests
+    config = {"luaservice": f"{SERVICES}/?.lua", "thread": threads}
     async with skylet.open_node(config, log=lines.append, stdout=lines.append) as node:
         logind = await node.newservice("logind")
         gate = await node.newservice("gated", logind)
