@@ -7,8 +7,8 @@ skynet's ``lualib-src/lua-crypt.c`` so that every output equals skynet's, bit
 for bit (``tests/test_crypt.py`` holds vectors taken from skynet itself).
 
 Bad input raises :class:`CryptError` with skynet's one-line message; the
-command returns ``(None, message)`` for it, which the Lua library raises in
-the caller.
+core answers it to Lua as an error, which the Lua library raises in the
+caller.
 """
 
 from __future__ import annotations
@@ -21,16 +21,12 @@ import re
 import secrets
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-from .._errors import SkyletError
-
-if TYPE_CHECKING:
-    from .._node import Node
-    from .._service import Service
+from .._core._errors import SkyletError
 
 
 class CryptError(SkyletError):
@@ -347,9 +343,6 @@ def run(op: Any, *args: Any) -> bytes:
     return function(*args)
 
 
-def command(node: Node, service: Service, op: Any, *args: Any) -> Any:
-    """``CRYPT op ...``: the result bytes, or ``None, message`` for bad input."""
-    try:
-        return run(op, *args)
-    except CryptError as exc:
-        return None, str(exc).encode()
+def command(node: object, service: object, op: Any, *args: Any) -> bytes:
+    """``CRYPT op ...``: the result bytes; bad input raises CryptError."""
+    return run(op, *args)

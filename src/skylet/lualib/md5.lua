@@ -30,7 +30,8 @@ local function check(name, i, v)
 end
 
 local function sum(message)
-  return command("CRYPT", "md5", check("sum", 1, message))
+  local digest = command("CRYPT", "md5", check("sum", 1, message))
+  return digest
 end
 md5.sum = sum
 

@@ -34,23 +34,18 @@ local function check(name, i, v)
     v == nil and "no value" or t), 3)
 end
 
--- (No tail calls below: error levels count the function the caller called.)
+-- command raises the node's error (bad input) at the caller of the function
+-- calling it: so no tail calls below, or the error would point one level up.
 local function unary(op)
   return function(a)
-    local r, err = command("CRYPT", op, check(op, 1, a))
-    if r == nil then
-      error(err, 2)
-    end
+    local r = command("CRYPT", op, check(op, 1, a))
     return r
   end
 end
 
 local function binary(op)
   return function(a, b)
-    local r, err = command("CRYPT", op, check(op, 1, a), check(op, 2, b))
-    if r == nil then
-      error(err, 2)
-    end
+    local r = command("CRYPT", op, check(op, 1, a), check(op, 2, b))
     return r
   end
 end
@@ -64,10 +59,7 @@ local function des(op)
       end
       padding = mode
     end
-    local r, err = command("CRYPT", op, check(op, 1, key), check(op, 2, text), padding)
-    if r == nil then
-      error(err, 2)
-    end
+    local r = command("CRYPT", op, check(op, 1, key), check(op, 2, text), padding)
     return r
   end
 end
@@ -91,7 +83,8 @@ crypt.desencode = des "desencode"
 crypt.desdecode = des "desdecode"
 
 function crypt.randomkey()
-  return command("CRYPT", "randomkey")
+  local r = command("CRYPT", "randomkey")
+  return r
 end
 
 return crypt
