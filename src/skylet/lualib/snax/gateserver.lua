@@ -58,7 +58,7 @@ function gateserver.start(handler)
     maxclient = conf.maxclient or 1024
     queue = netpack.queue(conf.maxpacket or 0xffff)
     listen_id, conf.address, conf.port = driver.listen(address, port, conf.backlog)
-    skynet.error(format("Listen on %s:%d", conf.address, conf.port))
+    skynet.error("Listen on", conf.address, conf.port)
     driver.start(listen_id)
     if handler.open then
       return handler.open(source, conf)
