@@ -274,3 +274,12 @@ async def test_a_client_that_hangs_up_mid_handshake_leaves_the_server_running(
     assert await s.closed()
     assert any("Invalid client key" in line for line in login.lines)
     assert (await login.login("hello"))[0].startswith("200 ")
+
+
+async def test_an_oversize_handshake_line_closes_only_that_client(login: Login) -> None:
+    s = await login.connect(login.login_port)
+    await s.readline()
+    await s.stream.send_all(b"A" * 20000)  # no newline: past the 8 KiB limit
+    with trio.fail_after(5):
+        assert await s.closed()
+    assert (await login.login("hello"))[0].startswith("200 ")
