@@ -41,6 +41,7 @@ from ._paths import search
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sproto_slots import SprotoSlots, sproto_command
 from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Node(Protocol):
     logger: Logger
     codecache: CodeCache
     functions: FunctionStore
+    sproto_slots: SprotoSlots
     sockets: SocketServer
     lua_path: str
     luaservice: str
@@ -488,6 +490,10 @@ def _check(node: Node, service: Service) -> tuple[bytes | None, bool]:
     return why, False
 
 
+def _sproto(node: Node, service: Service, op: Any = None, *args: Any) -> Any:
+    return sproto_command(node.sproto_slots, op, *args)
+
+
 def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
     return node.sockets.request(service, op, args)
 
@@ -540,5 +546,6 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"SPROTO": _sproto,
     b"CRYPT": crypt.command,
 }

@@ -16,6 +16,7 @@ from lupa.lua54 import LuaError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
+from .._lua._sproto_accel import choose_sproto
 from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
 from .._net._socket_ops import OPS, QUEUED_OPS
@@ -37,6 +38,7 @@ from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Message, Service
 from ._settings import check_settings
+from ._sproto_slots import SprotoSlots
 from ._timers import TICKS_PER_SECOND, Timers
 from ._workers import ThreadedScheduler
 
@@ -92,6 +94,10 @@ class Node:
         self.watchdog_path = choose_watchdog(
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
+        #: The C sproto core each VM loads at boot (config ``sproto_core``), or None.
+        self.sproto_path = choose_sproto(
+            self.config.get("sproto_core"), lambda m: self.logger.log(0, m)
+        )
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)
@@ -115,6 +121,8 @@ class Node:
             self.logger,
         )
         self.functions = FunctionStore()
+        #: Schema bundles sprotoloader shares between services, by slot.
+        self.sproto_slots = SprotoSlots()
         #: Python services (config ``pyservice``), or None.
         pyservice = self.config.get("pyservice")
         self.pyservices = PythonServices(self, str(pyservice)) if pyservice else None

@@ -2,7 +2,7 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path = ...
+local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -67,11 +67,17 @@ _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
 -- The node's C modules, the only native code a VM loads: the msgpack codec
--- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
--- and the watchdog (skylet/_lua/_lwatchdog.c; without it, the Lua hook below).
+-- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack),
+-- the sproto core (skylet/_lua/_lsproto.c; without it sproto.core uses
+-- skylet.sprotocore) and the watchdog (skylet/_lua/_lwatchdog.c; without it,
+-- the Lua hook below).
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
+end
+if sproto_path then
+  local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))
+  package.loaded["skylet.csproto"] = ok and core or nil
 end
 local watchdog
 if watchdog_path then
