@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -133,3 +134,24 @@ async def test_pack_and_tostring(probe: Any) -> None:
         "\x00\x05still",
         "",
     )
+
+
+async def test_random_splits_across_connections_reassemble(probe: Any) -> None:
+    rng = random.Random(14)
+    sent: dict[int, list[bytes]] = {fd: [] for fd in (3, 4, 5)}
+    streams: dict[int, bytes] = {}
+    for fd in sent:
+        packets = [rng.randbytes(rng.choice((0, 1, 2, 50, 300, 3000))) for _ in range(40)]
+        sent[fd] = packets
+        streams[fd] = b"".join(frame(p) for p in packets)
+    payloads = []
+    while any(streams.values()):
+        fd = rng.choice([fd for fd, rest in streams.items() if rest])
+        n = rng.randint(1, 700)
+        payloads.append(event(DATA, fd, 0, streams[fd][:n]))
+        streams[fd] = streams[fd][n:]
+    got: dict[int, list[bytes]] = {fd: [] for fd in sent}
+    for item in await feed(probe, *payloads):
+        if item[0] in (b"data", b"pop"):
+            got[item[1]].append(item[2])
+    assert got == sent
