@@ -154,6 +154,8 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -218,6 +220,8 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -250,6 +254,8 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
     """
 
     def command(name: Any = None, *args: Any) -> Any:
+        if service.dead and name != b"CHECK":  # a finalizer of its closing VM
+            return False, b"this service is gone"
         try:
             handler = COMMANDS.get(name) if name.__class__ is bytes else None
             if handler is None:

@@ -183,6 +183,7 @@ class Node:
             self.scheduler.stop()
             self.monitor.stop()
             self._fail_host_calls()
+            self._close_vms()
             self.logger.close()
         if not ok:
             raise LaunchError(failure or "boot failed")
@@ -286,8 +287,20 @@ class Node:
         self.sockets.release(service.handle)
         if self.pyservices is not None:
             self.pyservices.retired(service)
-        service.dispatch = None
-        service.runtime = None
+        _close_vm(service)
+
+    def _close_vms(self) -> None:
+        # Close every VM now, while Python is whole: a VM closed later (by the
+        # garbage collector, at interpreter exit) runs its Lua finalizers,
+        # which may call the node's entry points, when lupa can no longer take
+        # the call (that crashed the process).
+        with self.scheduler.lock:
+            services = list(self.registry.services.values())
+            for service in services:
+                service.dead = True
+                service.mailbox.clear()
+        for service in services:
+            _close_vm(service)
 
     def _answer_error(self, dest: int, session: int, source: int, message: bytes) -> None:
         target = self.registry.services.get(dest)
@@ -523,6 +536,17 @@ class _Reply:
         self.event = trio.Event()
         self.ptype = 0
         self.msg: Any = None
+
+
+def _close_vm(service: Service) -> None:
+    """Let go of a dead service's VM; with the last reference, Lua closes it.
+
+    Its finalizers may still call ``send``/``command``: those refuse a dead
+    service.
+    """
+    service.dispatch = None
+    service.bytecode = None
+    service.runtime = None
 
 
 def _opt_str(value: ConfigValue | None) -> str | None:

@@ -119,6 +119,8 @@ CHECKS: dict[str, Callable[[Value], str | None]] = {
     "debug_console": _endpoint,
     "debug_console_address": _text,
     "debug_console_public": _flag,
+    "cluster": _text,
+    "cluster_call_timeout": _seconds,
 }
 
 

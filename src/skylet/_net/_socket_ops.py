@@ -170,7 +170,9 @@ def send(server: SocketServer, caller: int, sid: Any, data: Any, low: bool = Fal
         server.count_write(conn, sent)
         if sent == len(data):
             return True
-        conn.queue(memoryview(data)[sent:], low)
+        # A low-priority buffer the kernel has begun must finish first: its
+        # rest is queued as normal priority.
+        conn.queue(memoryview(data)[sent:], low and sent == 0)
     else:
         conn.queue(data, low)
     if conn.wbuffer > server.send_limit:

@@ -74,6 +74,11 @@ debug.getregistry = nil
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
+  -- The same library holds the cluster's skynet.pack codec (skylet.serialize
+  -- picks it). Opened here, as every C function a service reaches must be a
+  -- loaded module's: a few µs and two closures per VM.
+  local ok_seri, seri = pcall(package.loadlib(codec_path, "luaopen_skylet_cseri"))
+  package.loaded["skylet.cseri"] = ok_seri and seri or nil
 end
 if sproto_path then
   local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))
