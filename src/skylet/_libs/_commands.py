@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._multicast import multicast
+from ._mysqlauth import mysqlauth
 from ._shared import shared
 from ._stm import stm
 
@@ -19,4 +20,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
     b"STM": stm,
     b"SHARED": shared,
+    b"MYSQLAUTH": mysqlauth,  # skynet.db.mysql
 }
