@@ -159,9 +159,16 @@ local function parse_ok(packet)
   res.affected_rows, pos = lenenc_int(packet, pos)
   res.insert_id, pos = lenenc_int(packet, pos)
   res.server_status, res.warning_count, pos = sunpack("<I2I2", packet, pos)
-  local message = sub(packet, pos)
-  if message ~= "" then
-    res.message = message
+  if pos <= #packet then
+    -- info: a length-encoded string (MariaDB, and MySQL with session
+    -- tracking), or else the rest of the packet
+    local ok, info, after = pcall(lenenc_str, packet, pos)
+    if not (ok and info and (after == #packet + 1 or res.server_status & 0x4000 ~= 0)) then
+      info = sub(packet, pos)
+    end
+    if info ~= "" then
+      res.message = info
+    end
   end
   return res
 end
