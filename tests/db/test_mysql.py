@@ -248,3 +248,20 @@ async def test_connection_killed_mid_query_fails_it_then_reconnects(
     ok, rows = await db("query", "SELECT CONNECTION_ID() AS id")
     assert ok and rows[0]["id"] != victim
     assert (await other("query", "SELECT 1 AS one")) == (True, [{"one": 1}])
+
+
+async def test_on_connect_queries_run_at_each_login(
+    node: skylet.Node, mariadb_server: MariaDB
+) -> None:
+    setup = ["SET @greeting = 'hi'", "SET NAMES utf8mb4"]
+    db = await client(node, mariadb_server, on_connect_sql=setup)
+    assert await db("query", "SELECT @greeting AS g") == (True, [{"g": "hi"}])
+    stmt = await db("prepare", "SELECT ? AS x")  # nothing of the login is left unread
+    assert await db("execute", stmt["prepare_id"], 1, "y") == (True, [{"x": "y"}])
+    ok, rows = await db("query", "SELECT CONNECTION_ID() AS id")
+    mariadb_server.sql(f"KILL {rows[0]['id']}")
+    for _ in range(100):  # the next request logs in again, and on_connect runs again
+        ok, rows = await db("query", "SELECT @greeting AS g")
+        if ok:
+            break
+    assert rows == [{"g": "hi"}]

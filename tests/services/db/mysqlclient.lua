@@ -9,6 +9,14 @@ local stmts = {}
 local CMD = {}
 
 function CMD.connect(opts)
+  if opts.on_connect_sql then -- queries run in the login, before any other request
+    local sqls = opts.on_connect_sql
+    opts.on_connect = function(conn)
+      for _, sql in ipairs(sqls) do
+        conn:query(sql)
+      end
+    end
+  end
   local ok, r = pcall(mysql.connect, opts)
   if ok then
     db = r

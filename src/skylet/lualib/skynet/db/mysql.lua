@@ -557,6 +557,9 @@ function mysql.connect(opts)
   self._max_packet_size = opts.max_packet_size or 1024 * 1024
   self.compact = opts.compact_arrays
   self.packet_no = 0
+  -- before connecting: on_connect may query
+  self.query_resp = response_reader(self, text_row, "multiresultset")
+  self.execute_resp = response_reader(self, binary_row, "mulitresultset")
   local channel = socketchannel.channel {
     host = opts.host,
     port = opts.port or 3306,
@@ -570,8 +573,6 @@ function mysql.connect(opts)
     local why = self.login_error or channel.__last_error or tostring(err)
     error(format("mysql: cannot connect to %s:%s: %s", tostring(opts.host), tostring(opts.port or 3306), why), 2)
   end
-  self.query_resp = response_reader(self, text_row, "multiresultset")
-  self.execute_resp = response_reader(self, binary_row, "mulitresultset")
   return self
 end
 
