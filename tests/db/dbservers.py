@@ -199,7 +199,7 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB
             [server, "--no-defaults", f"--datadir={data}", f"--socket={sock}", f"--port={port}",
              "--bind-address=127.0.0.1", "--skip-log-bin", "--skip-name-resolve",
              "--character-set-server=utf8mb4",
-             "--innodb-buffer-pool-size=16M",
+             "--innodb-buffer-pool-size=16M", "--max-allowed-packet=64M",
              f"--pid-file={root / 'mariadb.pid'}", f"--log-error={log}", *as_root],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 import skylet
-from dbservers import MariaDB, free_port
+from db.dbservers import MariaDB, free_port
 
 SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]
@@ -86,6 +86,26 @@ async def test_unicode_and_a_large_value(db: Call) -> None:
     assert ok, res
     ok, rows = await db("query", "SELECT t, LENGTH(b) AS n, b FROM blobs")
     assert rows[0]["t"] == "猫 é" and rows[0]["n"] == 300_000 and rows[0]["b"] == big
+
+
+async def test_packets_over_16_mib_are_split_and_joined(mariadb_server: MariaDB) -> None:
+    # 17 MiB: the query goes out as two packets, the row comes back as two.
+    # (A write that large exceeds the node's default send buffer limit, 8 MiB.)
+    config = {"luaservice": f"{SERVICES}/?.lua", "socket_send_buffer_limit": 64 << 20}
+    async with skylet.open_node(config, log=lambda line: None) as node:
+        db = await client(node, mariadb_server)
+        await huge_row(db)
+
+
+async def huge_row(db: Call) -> None:
+    big = "0123456789abcdef" * (17 * 65536)
+    await db("query", "DROP TABLE IF EXISTS huge")
+    await db("query", "CREATE TABLE huge (id INT PRIMARY KEY, b LONGBLOB)")
+    ok, res = await db("query", f"INSERT INTO huge VALUES (1, '{big}')")
+    assert ok and res["affected_rows"] == 1, res
+    ok, rows = await db("query", "SELECT b, LENGTH(b) AS n FROM huge")
+    assert ok and rows[0]["n"] == len(big) and rows[0]["b"] == big
+    await db("query", "DROP TABLE huge")
 
 
 async def test_multi_result_sets(db: Call) -> None:

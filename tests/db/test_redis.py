@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 import skylet
-from dbservers import Redis
+from db.dbservers import Redis, free_port
 
 SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]
@@ -125,8 +126,6 @@ async def test_wrong_password_is_a_clear_error_and_the_node_goes_on(
 
 
 async def test_refused_connection_is_a_clear_error(node: skylet.Node) -> None:
-    from dbservers import free_port
-
     bad = await client(node)
     ok, why = await bad("connect", {"host": "127.0.0.1", "port": free_port()})
     assert ok is False
@@ -157,14 +156,10 @@ async def test_watch_subscribe_psubscribe_and_unsubscribe(
 
 
 async def node_sleep(node: skylet.Node) -> None:
-    import trio
-
     await trio.sleep(0.02)
 
 
 async def test_killed_connection_mid_request(node: skylet.Node, redis_server: Redis) -> None:
-    import trio
-
     db = await client(node, port=redis_server.port)
     other = await client(node, port=redis_server.port)
     await db("call", "client", "setname", "victim")

@@ -13,7 +13,7 @@ import pytest
 import trio
 
 import skylet
-from dbservers import Redis
+from db.dbservers import Redis
 
 SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]

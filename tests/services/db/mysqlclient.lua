@@ -98,6 +98,15 @@ function CMD.disconnect()
   return true
 end
 
+-- the MYSQLAUTH core command, as the driver calls it
+function CMD.mysqlauth(...)
+  local ok, r = pcall(require("skylet.core").command, "MYSQLAUTH", ...)
+  if ok then
+    return true, r
+  end
+  return false, tostring(r)
+end
+
 skynet.start(function()
   skynet.dispatch("lua", function(_, _, cmd, ...)
     skynet.retpack(CMD[cmd](...))
