@@ -106,8 +106,8 @@ async def test_auth_and_select(node: skylet.Node, redis_server: Redis) -> None:
     )
     assert await user("call", "acl", "whoami") == (True, redis_server.user)
     await user("call", "set", "in3", "yes")
-    assert redis_server.cli("-n", "3", "GET", "in3") == "yes"
-    assert redis_server.cli("-n", "0", "EXISTS", "in3") == "0"
+    assert redis_server.cli("GET", "in3", db=3) == "yes"
+    assert redis_server.cli("EXISTS", "in3") == "0"
 
 
 async def test_wrong_password_is_a_clear_error_and_the_node_goes_on(
