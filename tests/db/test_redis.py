@@ -186,3 +186,30 @@ async def test_killed_connection_mid_request(node: skylet.Node, redis_server: Re
     # the same connection object connects again on the next request
     assert await db("call", "ping") == (True, "PONG")
     assert await other("call", "ping") == (True, "PONG")
+
+
+async def test_watch_subscribes_again_after_the_server_drops_it(
+    node: skylet.Node, redis_server: Redis, db: Call
+) -> None:
+    conf = {"host": "127.0.0.1", "port": redis_server.port}
+    w = await client(node)
+    assert await w("watch", conf, ["again"], ["again.*"]) is True
+
+    async def subscribed() -> None:
+        for _ in range(300):
+            subs = redis_server.cli("PUBSUB", "NUMSUB", "again").split()[-1]
+            if subs == "1" and redis_server.cli("PUBSUB", "NUMPAT") == "1":
+                return
+            await trio.sleep(0.01)
+        raise AssertionError("not subscribed")
+
+    await subscribed()
+    redis_server.cli("CLIENT", "KILL", "TYPE", "pubsub")
+    assert "error" in (await w("messages", 1))[0]  # message() raised once
+    await subscribed()  # the next message() connected and subscribed again
+    await db("call", "publish", "again", "back")
+    await db("call", "publish", "again.x", "pattern too")
+    assert await w("messages", 2) == [
+        {"data": "back", "channel": "again"},
+        {"data": "pattern too", "channel": "again.x", "pattern": "again.*"},
+    ]
