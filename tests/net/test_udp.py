@@ -194,6 +194,22 @@ async def test_close_releases_the_udp_socket(lab: Any) -> None:
         s.bind(("127.0.0.1", port))
 
 
+async def test_a_services_udp_sockets_close_when_it_exits(lab: Any) -> None:
+    node, svc, _ = lab
+    port = free_port()
+    await node.call(svc, "lua", "echo_server", "127.0.0.1", port)
+    other = await node.newservice("udplab")
+    node.send(svc, "lua", "exit")
+    with trio.fail_after(5):
+        while True:
+            stat = await node.call(other, "lua", "netstat")
+            if not any(s[1] == "UDP" for s in stat):
+                break
+            await trio.sleep(0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", port))  # the port is free again
+
+
 async def test_resolve_lists_a_names_addresses_and_fails_clearly(lab: Any) -> None:
     node, svc, _ = lab
     ok, addresses = await node.call(svc, "lua", "resolve", "localhost")

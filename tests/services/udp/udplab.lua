@@ -76,6 +76,10 @@ function CMD.close(id)
   return true
 end
 
+function CMD.exit()
+  skynet.exit()
+end
+
 function CMD.netstat()
   local r = {}
   for _, s in ipairs(socket.netstat()) do
