@@ -58,7 +58,7 @@ from ._tcp import (
     reason,
     text,
 )
-from ._udp import UDP, UdpSocket
+from ._udp import UDP, UDP_STASH, UdpSocket
 
 #: Config ``socket_send_buffer_limit``: bytes queued for one connection
 #: before it is closed (a peer that does not read).
@@ -299,6 +299,8 @@ class SocketServer:
 
     def datagram(self, sock: UdpSocket, data: bytes, sender: bytes) -> None:
         sock.rtime = self.now()
+        if sock.owner == 0 and len(sock.stash) >= UDP_STASH:
+            return  # nobody owns it (abandoned): keep a bounded backlog, as UDP drops
         self.emit(sock, UDP, len(data), data + sender)
 
     def udp_failed(self, sock: UdpSocket, exc: OSError) -> None:

@@ -32,6 +32,8 @@ import trio
 MAX_DATAGRAM = 65535
 #: Datagrams read before the reader lets other tasks run.
 READ_BATCH = 64
+#: Datagrams kept for a socket nobody owns (abandoned, not yet started).
+UDP_STASH = 1024
 
 UDP = 6
 PROTOCOL_IPV4, PROTOCOL_IPV6 = 1, 2
