@@ -17,11 +17,13 @@ driver's handling of bad input.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import itertools
 import os
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +117,23 @@ def sort_docs(docs: list[dict[str, Any]], spec: dict[str, Any] | None) -> list[d
     return docs
 
 
+def group(docs: list[dict[str, Any]], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """$group with an _id of null or "$field", and $sum of a number or "$field"."""
+    groups: dict[Any, dict[str, Any]] = {}
+    key = spec["_id"]
+    for d in docs:
+        k = d.get(key[1:]) if isinstance(key, str) and key.startswith("$") else None
+        out = groups.setdefault(k, {"_id": k})
+        for name, acc in spec.items():
+            if name == "_id":
+                continue
+            ((op, arg),) = acc.items()
+            assert op == "$sum", op
+            value = d.get(arg[1:], 0) if isinstance(arg, str) else arg
+            out[name] = out.get(name, 0) + value
+    return list(groups.values())
+
+
 @dataclass
 class User:
     name: str
@@ -128,7 +147,9 @@ class User:
 
 
 class MongoServer:
-    def __init__(self, users: list[User] | None = None, require_auth: bool = False) -> None:
+    def __init__(
+        self, users: list[User] | None = None, require_auth: bool = False, port: int = 0
+    ) -> None:
         self.collections: dict[str, list[dict[str, Any]]] = {}
         self.indexes: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[Message] = []
@@ -138,11 +159,13 @@ class MongoServer:
         self.cursor_ids = itertools.count(1 << 40)
         self.killed: list[int] = []
         self.connections = 0
-        self.port = 0
+        self.port = port
+        self.wall_start = self.clock_start = 0.0
         self.auth_log: list[str] = []
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.wall_start, self.clock_start = time.time(), trio.current_time()
+        listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
         self.port = listeners[0].socket.getsockname()[1]
         task_status.started(self.port)
         await trio.serve_listeners(self.handle, listeners)
@@ -174,9 +197,14 @@ class MongoServer:
 
     # ----- answers
 
+    def now(self) -> float:
+        """Wall-clock seconds, advancing with trio's clock (virtual in tests)."""
+        return self.wall_start + trio.current_time() - self.clock_start
+
     def answer(self, msg: Message, state: dict[str, Any]) -> bytes:
         doc = msg.document
         name = msg.command
+        self.expire(self.now())
         lie = LIES.get(name)
         if lie is not None:
             return lie(msg.request_id)
@@ -206,10 +234,9 @@ class MongoServer:
         for i, d in enumerate(doc["documents"]):
             d = dict(d)
             d.setdefault("_id", bson.ObjectId())
-            if any(x["_id"] == d["_id"] for x in coll):
-                errors.append(
-                    {"index": i, "code": 11000, "errmsg": f"E11000 duplicate key {d['_id']}"}
-                )
+            clash = self.duplicate(self.ns(doc, "insert"), coll, d)
+            if clash:
+                errors.append({"index": i, "code": 11000, "errmsg": clash})
                 continue
             coll.append(d)
         result: dict[str, Any] = {"n": len(doc["documents"]) - len(errors), "ok": 1}
@@ -312,6 +339,8 @@ class MongoServer:
                 docs = docs[arg:]
             elif op == "$limit":
                 docs = docs[:arg]
+            elif op == "$group":
+                docs = group(docs, arg)
             elif op == "$count":
                 docs = [{arg: len(docs)}] if docs else []
             else:
@@ -341,8 +370,44 @@ class MongoServer:
 
     def cmd_dropIndexes(self, doc: Any, state: Any) -> dict[str, Any]:
         name = self.ns(doc, "dropIndexes")
-        self.indexes[name] = [i for i in self.indexes.get(name, []) if i["name"] != doc["index"]]
+        keep = [i for i in self.indexes.get(name, []) if doc["index"] not in ("*", i["name"])]
+        self.indexes[name] = keep
         return {"ok": 1}
+
+    def duplicate(self, ns: str, coll: list[dict[str, Any]], doc: dict[str, Any]) -> str | None:
+        """MongoDB's E11000 message if doc clashes with coll on _id or a unique index."""
+        indexes = [{"name": "_id_", "key": {"_id": 1}}]
+        indexes += [i for i in self.indexes.get(ns, []) if i.get("unique")]
+        for index in indexes:
+            keys = list(index["key"])
+            if all(k not in doc for k in keys[1:]) and keys[0] not in doc:
+                continue
+            value = {k: doc.get(k) for k in keys}
+            if any(all(x.get(k) == v for k, v in value.items()) for x in coll if x is not doc):
+                shown = ", ".join(f"{k}: {v!r}" for k, v in value.items())
+                return (
+                    f"E11000 duplicate key error collection: {ns} index: {index['name']}"
+                    f" dup key: {{ {shown} }}"
+                )
+        return None
+
+    def expire(self, now: float) -> None:
+        """TTL indexes: drop documents whose date field is older than expireAfterSeconds."""
+        for ns, indexes in self.indexes.items():
+            for index in indexes:
+                if "expireAfterSeconds" not in index:
+                    continue
+                field = next(iter(index["key"]))
+                limit = index["expireAfterSeconds"]
+                coll = self.collections.get(ns, [])
+                coll[:] = [
+                    d
+                    for d in coll
+                    if not (
+                        isinstance(d.get(field), datetime.datetime)
+                        and d[field].timestamp() + limit < now
+                    )
+                ]
 
     def cmd_drop(self, doc: Any, state: Any) -> dict[str, Any]:
         name = self.ns(doc, "drop")

@@ -8,6 +8,8 @@ it puts on the wire.
 
 from __future__ import annotations
 
+import os
+import socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -302,8 +304,6 @@ async def test_a_broken_frame_closes_the_connection_and_the_next_request_reconne
 
 
 async def test_no_server_fails_the_client_clearly() -> None:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -312,3 +312,37 @@ async def test_no_server_fails_the_client_clearly() -> None:
         ok, err = await node.call(svc, "lua", "connect", port)
         assert ok is False
         assert err == "[Error: socket]"  # socketchannel's error, as skynet's
+
+
+SKYNET_TEST = Path(os.environ.get("SKYNET_ROOT", "/tmp/skynet")) / "test"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.skipif(not (SKYNET_TEST / "testmongodb.lua").exists(), reason="no skynet checkout")
+@pytest.mark.skipif(not port_free(27017), reason="127.0.0.1:27017 is taken")
+async def test_skynets_testmongodb_runs_unchanged_against_the_test_server(
+    autojump_clock: Any,
+) -> None:
+    # testmongodb.lua hard-codes 127.0.0.1:27017, user admin, password 123456
+    server = MongoServer(users=[User("admin", "123456")], require_auth=True, port=27017)
+    printed: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        config = {"thread": 1, "luaservice": f"{SKYNET_TEST}/?.lua"}
+        async with skylet.open_node(config, log=printed.append, stdout=printed.append) as node:
+            await node.newservice("testmongodb")
+            with trio.fail_after(120):
+                while "mongodb test finish." not in printed:
+                    await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert not [line for line in printed if "error" in line.lower()], printed
+    assert server.auth_log and all(a == "authenticated admin" for a in server.auth_log)
+    assert "check expire\t1" in printed  # the TTL index took a virtual second or more
