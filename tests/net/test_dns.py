@@ -63,12 +63,14 @@ def answer(qid: int, question: bytes, qtype: int, addresses: list[str], ttl: int
 class Responder:
     """Answers each query by its name; ``asked`` counts the queries per name."""
 
-    def __init__(self) -> None:
-        self.sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.host = host
+        self.sock = trio.socket.socket(family, socket.SOCK_DGRAM)
         self.asked: dict[str, int] = {}
 
     async def bind(self) -> int:
-        await self.sock.bind(("127.0.0.1", 0))
+        await self.sock.bind((self.host, 0))
         port: int = self.sock.getsockname()[1]
         return port
 
@@ -233,6 +235,29 @@ async def test_concurrent_queries_get_their_own_answers(dns_lab: Any) -> None:
     assert results["cname.test/True"] == (False, "dns: cname.test: no AAAA record")
     assert results["nx.test/True"][0] is False
     assert results["liar.test/True"][1] == "2001:db8:0:0:0:0:0:1"
+
+
+def has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback")
+async def test_a_server_on_ipv6() -> None:
+    responder = Responder("::1")
+    port = await responder.bind()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(responder.serve)
+        async with skylet.open_node({"thread": 1, "luaservice": f"{SERVICES}/?.lua"}) as node:
+            svc = await node.newservice("udplab")
+            await node.call(svc, "lua", "dns_server", "::1", port)
+            assert (await resolve(node, svc, "good.test"))[:2] == (True, "10.0.0.1")
+        nursery.cancel_scope.cancel()
+    responder.sock.close()
 
 
 skynet_test = Path(SKYNET_ROOT) / "test"

@@ -255,11 +255,10 @@ local function open_server()
   if not server.host then
     error("dns: no server (call dns.server, set dns_server, or fill " .. tostring(dns.DEFAULT_RESOLV_CONF) .. ")", 3)
   end
-  local fd = socket.udp(answer)
-  local ok, err = pcall(socket.udp_connect, fd, server.host, server.port)
+  -- udp_dial makes the socket of the server's family (IPv4 or IPv6)
+  local ok, fd = pcall(socket.udp_dial, server.host, server.port, answer)
   if not ok then
-    socket.close(fd)
-    error(err, 3)
+    error(fd, 3)
   end
   server.fd = fd
   return fd
