@@ -23,6 +23,8 @@ import bson
 import skylet
 from mongo_server import OP_MSG, MongoServer, User
 
+#: Worker threads (SKYLET_TEST_THREADS, as the core tests); virtual-time tests run on 1.
+THREADS = int(os.environ.get("SKYLET_TEST_THREADS", "1"))
 SERVICES = Path(__file__).parents[1] / "services" / "mongo"
 
 
@@ -46,7 +48,7 @@ async def open_lab(server: MongoServer, nursery: trio.Nursery) -> AsyncIterator[
     await nursery.start(server.serve)
     log: list[str] = []
     async with skylet.open_node(
-        {"thread": 1, "luaservice": f"{SERVICES}/?.lua"}, log=log.append
+        {"thread": THREADS, "luaservice": f"{SERVICES}/?.lua"}, log=log.append
     ) as node:
         yield Lab(node, await node.newservice("mongolab"), server, log)
 
@@ -307,7 +309,7 @@ async def test_no_server_fails_the_client_clearly() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with skylet.open_node({"thread": 1, "luaservice": f"{SERVICES}/?.lua"}) as node:
+    async with skylet.open_node({"thread": THREADS, "luaservice": f"{SERVICES}/?.lua"}) as node:
         svc = await node.newservice("mongolab")
         ok, err = await node.call(svc, "lua", "connect", port)
         assert ok is False

@@ -20,6 +20,8 @@ import trio.testing
 
 import skylet
 
+#: Worker threads (SKYLET_TEST_THREADS, as the core tests); virtual-time tests run on 1.
+THREADS = int(os.environ.get("SKYLET_TEST_THREADS", "1"))
 SERVICES = Path(__file__).parents[1] / "services" / "udp"
 SKYNET_ROOT = os.environ.get("SKYNET_ROOT", "/tmp/skynet")
 
@@ -129,7 +131,7 @@ async def dns_lab() -> AsyncIterator[tuple[Any, int, Responder, list[str]]]:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(responder.serve)
         async with skylet.open_node(
-            {"thread": 1, "luaservice": f"{SERVICES}/?.lua"}, log=lines.append
+            {"thread": THREADS, "luaservice": f"{SERVICES}/?.lua"}, log=lines.append
         ) as node:
             svc = await node.newservice("udplab")
             await node.call(svc, "lua", "dns_server", "127.0.0.1", port)
@@ -252,7 +254,7 @@ async def test_a_server_on_ipv6() -> None:
     port = await responder.bind()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(responder.serve)
-        async with skylet.open_node({"thread": 1, "luaservice": f"{SERVICES}/?.lua"}) as node:
+        async with skylet.open_node({"thread": THREADS, "luaservice": f"{SERVICES}/?.lua"}) as node:
             svc = await node.newservice("udplab")
             await node.call(svc, "lua", "dns_server", "::1", port)
             assert (await resolve(node, svc, "good.test"))[:2] == (True, "10.0.0.1")
