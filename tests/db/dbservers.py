@@ -27,6 +27,14 @@ from typing import Any
 import pytest
 
 READY_TIMEOUT = 30.0
+SERVICES = Path(__file__).parents[1] / "services" / "db"
+
+
+def node_config(**extra: Any) -> dict[str, Any]:
+    """A node for the driver tests: the test services, and worker threads
+    when SKYLET_TEST_THREADS says so (as the core tests)."""
+    threads = int(os.environ.get("SKYLET_TEST_THREADS", "1"))
+    return {"thread": threads, "luaservice": f"{SERVICES}/?.lua", **extra}
 
 
 class Unavailable(Exception):

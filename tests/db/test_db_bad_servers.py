@@ -6,21 +6,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
 import skylet
+from db.dbservers import node_config
 
-SERVICES = Path(__file__).parents[1] / "services" / "db"
 Serve = Callable[[trio.SocketStream], Awaitable[None]]
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[skylet.Node]:
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lambda line: None) as n:
+    async with skylet.open_node(node_config(), log=lambda line: None) as n:
         yield n
 
 

@@ -8,22 +8,20 @@ The client is a real Lua service (tests/services/db/mysqlclient.lua).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
 import skylet
-from db.dbservers import MariaDB, free_port
+from db.dbservers import MariaDB, free_port, node_config
 
-SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[skylet.Node]:
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lambda line: None) as n:
+    async with skylet.open_node(node_config(), log=lambda line: None) as n:
         yield n
 
 
@@ -91,7 +89,7 @@ async def test_unicode_and_a_large_value(db: Call) -> None:
 async def test_packets_over_16_mib_are_split_and_joined(mariadb_server: MariaDB) -> None:
     # 17 MiB: the query goes out as two packets, the row comes back as two.
     # (A write that large exceeds the node's default send buffer limit, 8 MiB.)
-    config = {"luaservice": f"{SERVICES}/?.lua", "socket_send_buffer_limit": 64 << 20}
+    config = node_config(socket_send_buffer_limit=64 << 20)
     async with skylet.open_node(config, log=lambda line: None) as node:
         db = await client(node, mariadb_server)
         await huge_row(db)

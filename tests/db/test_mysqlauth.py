@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,15 +13,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import skylet
+from db.dbservers import node_config
 
-SERVICES = Path(__file__).parents[1] / "services" / "db"
 SCRAMBLE = bytes(range(1, 21))
 Call = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
 async def call() -> AsyncIterator[Call]:
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lambda line: None) as n:
+    async with skylet.open_node(node_config(), log=lambda line: None) as n:
         address = await n.newservice("mysqlclient")
 
         async def mysqlauth(*args: Any) -> Any:

@@ -7,22 +7,20 @@ The client is a real Lua service (tests/services/db/redisclient.lua).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
 import skylet
-from db.dbservers import Redis, free_port
+from db.dbservers import Redis, free_port, node_config
 
-SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[skylet.Node]:
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lambda line: None) as n:
+    async with skylet.open_node(node_config(), log=lambda line: None) as n:
         yield n
 
 

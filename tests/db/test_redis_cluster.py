@@ -6,22 +6,20 @@ pipelines on a slot's node, EVAL, pub/sub, and a node that goes away.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
 import skylet
-from db.dbservers import Redis, resp
+from db.dbservers import Redis, node_config, resp
 
-SERVICES = Path(__file__).parents[1] / "services" / "db"
 Call = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[skylet.Node]:
-    async with skylet.open_node({"luaservice": f"{SERVICES}/?.lua"}, log=lambda line: None) as n:
+    async with skylet.open_node(node_config(), log=lambda line: None) as n:
         yield n
 
 
