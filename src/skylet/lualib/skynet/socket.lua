@@ -80,6 +80,12 @@ local function wait_data(s, required)
   suspend(s)
 end
 
+-- More than socket.limit allows is buffered: close (the reader gets false).
+local function overflow(id, size)
+  skynet.error(format("socket buffer overflow: fd=%d size=%d", id, size))
+  driver.close(id)
+end
+
 handlers[DATA] = function(id, ud, data)
   local s = socket_pool[id]
   if s == nil or s.buffer == nil then
@@ -103,11 +109,13 @@ handlers[DATA] = function(id, ud, data)
       s.read_required = nil
       return wakeup(s)
     end
+    -- a line longer than the limit (as skynet: the limit holds for readline)
+    if s.buffer_limit and buffer.size > s.buffer_limit then
+      return overflow(id, buffer.size)
+    end
   elseif rr == nil then
     if s.buffer_limit and buffer.size > s.buffer_limit then
-      skynet.error(format("socket buffer overflow: fd=%d size=%d", id, buffer.size))
-      driver.close(id)
-      return
+      return overflow(id, buffer.size)
     end
     return credit(s)
   end
@@ -435,7 +443,8 @@ function socket.abandon(id)
   end
 end
 
--- Closes id when more than `limit` bytes are buffered unread (no reader waiting).
+-- Closes id when more than `limit` bytes are buffered unread, unless a read of
+-- a given size waits for them (as skynet: a readline waiting counts too).
 function socket.limit(id, limit)
   local s = assert(socket_pool[id])
   s.buffer_limit = limit
