@@ -14,9 +14,11 @@ from typing import Any
 from ._multicast import multicast
 from ._shared import shared
 from ._stm import stm
+from ._tls import tls
 
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
     b"STM": stm,
     b"SHARED": shared,
+    b"TLS": tls,
 }
