@@ -92,7 +92,7 @@ WebFactory = Callable[..., AbstractAsyncContextManager[Web]]
 
 
 def web_factory(cert: Cert) -> WebFactory:
-    """``async with web_node("webserver", "https") as web``."""
+    """``async with web_node("webserver", "main", "https") as web``."""
 
     @asynccontextmanager
     async def open_web(service: str, *args: str) -> AsyncIterator[Web]:

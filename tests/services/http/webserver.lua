@@ -1,6 +1,7 @@
 -- An HTTP(S) server as skynet's examples/simpleweb.lua builds one: a listener
 -- hands each connection to one of a few agents; an agent reads one request,
--- answers and closes. "port" answers the port it listens on.
+-- answers and closes. "port" answers the port it listens on. Arguments:
+-- mode ("main" or "agent") and protocol ("http" or "https").
 -- The answer to a request is text: method, path, each query pair, each
 -- header and the body, one per line, sorted. Paths:
 --   /chunked   the body in three chunks (a function body)
