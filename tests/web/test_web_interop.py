@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trio
 from websockets.trio.server import ServerConnection, serve
+
 from web_support import Cert, Web, WebFactory
 
 
