@@ -10,6 +10,7 @@ import httpx
 import pytest
 import trio
 
+from skylet._libs import _tls
 from web_support import Cert, Web, WebFactory
 
 
@@ -68,6 +69,32 @@ async def test_tls_garbage_closes_that_connection_only(web: Web, cert: Cert) -> 
     with trio.fail_after(5):
         while len(web.log.matching("tls handshake failed")) < 2:
             await trio.sleep(0.01)
+
+
+def live_tls(web: Web) -> int:
+    store = _tls._stores.get(web.node)
+    return 0 if store is None else len(store.conns)
+
+
+async def test_tls_connections_are_freed(web: Web, cert: Cert) -> None:
+    async with httpx.AsyncClient(verify=cert.client_context()) as client:
+        for _ in range(5):
+            assert (await client.get(f"https://localhost:{web.port}/")).status_code == 200
+    for _ in range(5):
+        stream = await trio.open_tcp_stream("127.0.0.1", web.port)
+        async with stream:
+            await stream.send_all(b"\x16\x03\x01\x00\x10" + b"\xff" * 16)
+            with trio.fail_after(5):
+                while await stream.receive_some(4096):
+                    pass
+    with trio.fail_after(5):  # closed after each request, and on each failed handshake
+        while live_tls(web):
+            await trio.sleep(0.01)
+    probe = await web.newservice("tlsprobe")
+    assert await web.node.call(probe, "lua", "drop", 10, False) is True
+    assert live_tls(web) == 10  # dropped but not yet collected
+    assert await web.node.call(probe, "lua", "drop", 10, True) is True
+    assert live_tls(web) == 0  # Lua's collector frees them, as skynet's userdata
 
 
 async def test_a_client_that_refuses_the_certificate_does_not_hurt(web: Web) -> None:

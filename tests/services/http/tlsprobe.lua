@@ -24,6 +24,18 @@ function commands.newtls(method)
   c.newtls(method, c.newctx())
 end
 
+-- n connections made and dropped without close; collected if `collect`.
+function commands.drop(n, collect)
+  local ctx = c.newctx()
+  for _ = 1, n do
+    c.newtls("client", ctx):handshake()
+  end
+  if collect then
+    collectgarbage()
+    collectgarbage()
+  end
+end
+
 skynet.start(function()
   skynet.dispatch("lua", function(_, _, cmd, ...)
     skynet.ret(skynet.pack(pcall(commands[cmd], ...)))

@@ -8,11 +8,13 @@ local concat, sub = table.concat, string.sub
 
 local tlshelper = {}
 
--- The handshake fails on garbage: close the socket, then raise.
-local function failing(fd, fn)
+-- The handshake fails on garbage: close the socket and the TLS connection,
+-- then raise.
+local function failing(fd, tls_ctx, fn)
   local ok, err = pcall(fn)
   if not ok then
     socket.close(fd)
+    tls_ctx:close()
     error(err, 0)
   end
 end
@@ -22,7 +24,7 @@ function tlshelper.init_requestfunc(fd, tls_ctx)
   local read = socket.readfunc(fd)
   local write = socket.writefunc(fd)
   return function(hostname)
-    failing(fd, function()
+    failing(fd, tls_ctx, function()
       if hostname then
         tls_ctx:set_ext_host_name(hostname)
       end
@@ -42,7 +44,7 @@ function tlshelper.init_responsefunc(fd, tls_ctx)
   local read = socket.readfunc(fd)
   local write = socket.writefunc(fd)
   return function()
-    failing(fd, function()
+    failing(fd, tls_ctx, function()
       while not tls_ctx:finished() do
         local out = tls_ctx:handshake(read())
         if out then

@@ -12,10 +12,11 @@
 --     tls:write([data])                the ciphertext to send
 --     tls:close()
 -- Failures (garbage from the peer, a bad certificate...) raise in the caller.
--- What a service holds is freed when it exits; close frees it at once.
+-- An object is freed by close, by Lua's collector (as skynet's userdata), or
+-- with its service.
 local command = require "skylet.core".command
 
-local setmetatable, tostring = setmetatable, tostring
+local setmetatable, tostring, pcall = setmetatable, tostring, pcall
 
 local M = {}
 
@@ -43,7 +44,15 @@ function ctx_methods:set_ciphers(list)
 end
 
 function ctx_methods:free()
-  call("freectx", self.id)
+  if not self.freed then
+    self.freed = true
+    call("freectx", self.id)
+  end
+end
+
+-- A finalizer may run while the VM closes, when the node refuses commands.
+ctx_methods.__gc = function(self)
+  pcall(ctx_methods.free, self)
 end
 
 function M.newctx()
@@ -87,6 +96,10 @@ function tls_methods:close()
     self.closed = true
     call("close", self.id)
   end
+end
+
+tls_methods.__gc = function(self)
+  pcall(tls_methods.close, self)
 end
 
 function M.newtls(method, ctx, hostname)
