@@ -17,7 +17,7 @@ import pytest
 
 import skylet
 from skylet import CallError
-from skylet._libs import crypt as pycrypt
+from skylet._libs import _crypt as pycrypt
 
 SERVICES = Path(__file__).parents[1] / "services" / "crypt"
 

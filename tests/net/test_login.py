@@ -19,7 +19,7 @@ import pytest
 import trio
 
 import skylet
-from skylet._libs import crypt
+from skylet._libs import _crypt as crypt
 
 SERVICES = Path(__file__).parents[1] / "services" / "login"
 

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import lupa.lua54 as lupa
 
-from .._libs import crypt
 from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from . import _ptype as ptypes
@@ -554,6 +553,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
     b"SPROTO": _sproto,
-    b"CRYPT": crypt.command,
 }
 COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (skylet._libs)

@@ -1,3 +1,3 @@
-"""skynet's service libraries and host-side halves of Lua libraries: the core
-commands they need of the node (``_commands.COMMANDS``, merged into the core's
-table), each reached through one core command."""
+"""Host-side halves of skynet's libraries: the core commands they need of the
+node (``_commands.COMMANDS``, merged into the core's table), each taking and
+returning only strings, numbers, booleans and nil."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import _crypt
 from ._multicast import multicast
 from ._shared import shared
 from ._stm import stm
@@ -20,5 +21,6 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
     b"STM": stm,
     b"SHARED": shared,
+    b"CRYPT": _crypt.command,
     b"TLS": tls,
 }
