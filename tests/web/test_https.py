@@ -97,6 +97,16 @@ async def test_tls_connections_are_freed(web: Web, cert: Cert) -> None:
     assert live_tls(web) == 0  # Lua's collector frees them, as skynet's userdata
 
 
+async def test_a_dead_services_tls_objects_are_swept(web: Web) -> None:
+    first = await web.newservice("tlsprobe")
+    assert await web.node.call(first, "lua", "drop", 10, False) is True
+    web.node.kill(first)  # its VM closes; the node refuses its finalizers' commands
+    second = await web.newservice("tlsprobe")
+    # crossing 64 objects sweeps those of services that are gone
+    assert await web.node.call(second, "lua", "drop", 70, False) is True
+    assert live_tls(web) == 70
+
+
 async def test_a_client_that_refuses_the_certificate_does_not_hurt(web: Web) -> None:
     strict = ssl.create_default_context()  # the self-signed certificate is unknown to it
     async with httpx.AsyncClient(verify=strict) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,6 +21,8 @@ from cryptography.x509.oid import NameOID
 import skylet
 
 SERVICES = Path(__file__).parents[1] / "services" / "http"
+#: As tests/conftest.py: run the nodes on N worker threads.
+THREADS = os.environ.get("SKYLET_TEST_THREADS")
 
 
 @dataclass
@@ -97,11 +100,13 @@ def web_factory(cert: Cert) -> WebFactory:
     @asynccontextmanager
     async def open_web(service: str, *args: str) -> AsyncIterator[Web]:
         log = Log()
-        config = {
+        config: dict[str, Any] = {
             "luaservice": f"{SERVICES}/?.lua",
             "certfile": str(cert.certfile),
             "keyfile": str(cert.keyfile),
         }
+        if THREADS:
+            config["thread"] = int(THREADS)
         async with skylet.open_node(config, log=log.append, stdout=log.append) as node:
             server = await node.newservice(service, *args)
             port = await node.call(server, "lua", "port")
