@@ -61,16 +61,18 @@ async def test_chunked_response_and_status_without_body(web: Web) -> None:
 
 async def test_many_clients_at_once(web: Web) -> None:
     results: list[int] = []
+    limits = httpx.Limits(max_connections=40)
 
-    async def one(i: int) -> None:
-        async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(limits=limits) as client:
+
+        async def one(i: int) -> None:
             r = await client.get(f"http://{web.host}/n?i={i}")
             assert f"query i={i}" in r.text
             results.append(i)
 
-    async with trio.open_nursery() as nursery:
-        for i in range(40):
-            nursery.start_soon(one, i)
+        async with trio.open_nursery() as nursery:
+            for i in range(40):
+                nursery.start_soon(one, i)
     assert sorted(results) == list(range(40))
     assert await web.node.call(web.server, "lua", "served") == 40
 

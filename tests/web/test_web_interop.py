@@ -118,4 +118,3 @@ async def test_websocket_client_against_the_websockets_server(
     assert await call("write", wid, "after ping") is True
     assert await call("read", wid) == (True, "after ping", "text")
     assert await call("close", wid, 1000, "done") is True
-    await server.aclose()

@@ -118,3 +118,12 @@ async def test_wss_both_clients(web_node: WebFactory, cert: Cert) -> None:
         assert await call("close", wid, 1000, "bye") is True
         seen = await events(wss, lambda e: "close 1000 bye" in e)
         assert "close 1000 bye" in seen
+
+
+async def test_accept_after_httpd_read_the_upgrade_request(web_node: WebFactory) -> None:
+    async with web_node("wsserver", "main", "upgrade") as up:
+        async with connect(f"ws://{up.host}/up?x=1", additional_headers={"X-Test": "u"}) as c:
+            await c.send("upgraded")
+            assert await c.recv() == "upgraded"
+        seen = await events(up, lambda e: any(x.startswith("close") for x in e))
+        assert "handshake /up?x=1 u" in seen and "message text 8" in seen

@@ -2,10 +2,13 @@
 -- one: the listener hands connections to agents, which run websocket.accept.
 -- Each agent records what its handler saw; "events" answers them all.
 -- Messages: "close-me" closes with 4000 "bye"; "ping-me" sends a ping; any
--- other is echoed with its type.
+-- other is echoed with its type. Protocol "upgrade": the agent reads the
+-- request with httpd and passes it to accept as options.upgrade.
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local websocket = require "http.websocket"
+local httpd = require "http.httpd"
+local sockethelper = require "http.sockethelper"
 
 local mode, protocol = ...
 protocol = protocol or "ws"
@@ -56,7 +59,21 @@ if mode == "agent" then
         skynet.ret(skynet.pack(events))
         return
       end
-      local ok, err = websocket.accept(id, handle, protocol, addr)
+      local ok, err
+      if protocol == "upgrade" then
+        -- httpd reads the request first, then hands it over (skynet's options.upgrade)
+        socket.start(id)
+        local code, url, method, header = httpd.read_request(sockethelper.readfunc(id))
+        if code ~= 200 then
+          record("upgrade refused", code)
+          socket.close(id)
+          return
+        end
+        ok, err = websocket.accept(id, handle, "ws", addr,
+          { upgrade = { header = header, method = method, url = url } })
+      else
+        ok, err = websocket.accept(id, handle, protocol, addr)
+      end
       if not ok then
         record("failed", (tostring(err):match("^[^\n]*")))
       end
