@@ -127,3 +127,18 @@ async def test_accept_after_httpd_read_the_upgrade_request(web_node: WebFactory)
             assert await c.recv() == "upgraded"
         seen = await events(up, lambda e: any(x.startswith("close") for x in e))
         assert "handshake /up?x=1 u" in seen and "message text 8" in seen
+
+
+async def test_wss_garbage_closes_that_connection_only(web_node: WebFactory, cert: Cert) -> None:
+    async with web_node("wsserver", "main", "wss") as wss:
+        stream = await trio.open_tcp_stream("127.0.0.1", wss.port)
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\n\r\n")  # plain text to a TLS port
+            with trio.fail_after(5):
+                while await stream.receive_some(4096):
+                    pass
+        seen = await events(wss, lambda e: any("failed" in x for x in e))
+        assert any("tls handshake failed" in x for x in seen), seen
+        async with connect(f"wss://localhost:{wss.port}/", ssl=cert.client_context()) as c:
+            await c.send("fine")
+            assert await c.recv() == "fine"
