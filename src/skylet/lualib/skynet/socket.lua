@@ -16,7 +16,7 @@ local assert, type, error = assert, type, error
 local coroutine_running = coroutine.running
 local format = string.format
 
-local DATA, CONNECT, CLOSE, ACCEPT, ERROR, WARNING = 1, 2, 3, 4, 5, 7
+local DATA, CONNECT, CLOSE, ACCEPT, ERROR, UDP, WARNING = 1, 2, 3, 4, 5, 6, 7
 
 local socket = {}
 local socket_pool = {}    -- id -> socket object of this service
@@ -165,6 +165,12 @@ handlers[ERROR] = function(id, _, err)
     skynet.error("socket: error on unknown", id, err)
     return
   end
+  if s.protocol == "UDP" then
+    skynet.error("socket: udp error on", id, err)
+    s.connected = false
+    closed(id)
+    return
+  end
   if s.callback then
     skynet.error("socket: accept error:", err)
     return
@@ -178,6 +184,15 @@ handlers[ERROR] = function(id, _, err)
   driver.shutdown(id)
   wakeup(s)
   closed(id)
+end
+
+handlers[UDP] = function(id, _, data, from)
+  local s = socket_pool[id]
+  if s == nil or s.callback == nil then
+    skynet.error("socket: drop udp package from " .. id)
+    return
+  end
+  s.callback(data, from)
 end
 
 local function default_warning(id, size)
@@ -459,18 +474,59 @@ function socket.onclose(id, callback)
   socket_onclose[id] = callback
 end
 
+---------------------- UDP
+-- A datagram calls the socket's callback(data, from) in the service's
+-- dispatch; `from` is the sender's address (skynet's binary form), for
+-- socket.sendto and socket.udp_address. socket.write on a UDP socket sends to
+-- the address of udp_connect / udp_dial. socket.close closes it.
+
+local function udp_object(id, callback)
+  assert(not socket_pool[id], "socket is not closed")
+  socket_pool[id] = { id = id, connected = true, protocol = "UDP", callback = callback }
+end
+
+-- socket.udp(callback [, host, port]): bound to host:port when given.
+function socket.udp(callback, host, port)
+  local id = driver.udp(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+function socket.udp_connect(id, host, port, callback)
+  local s = socket_pool[id]
+  if s then
+    assert(s.protocol == "UDP", "socket.udp_connect: not a UDP socket")
+    if callback then
+      s.callback = callback
+    end
+  else
+    udp_object(id, callback)
+  end
+  driver.udp_connect(id, host, port)
+end
+
+function socket.udp_listen(host, port, callback)
+  local id = driver.udp_listen(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+function socket.udp_dial(host, port, callback)
+  local id = driver.udp_dial(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+socket.sendto = driver.udp_send
+socket.udp_address = driver.udp_address
+socket.resolve = driver.resolve
+
 local function unsupported(name)
   return function()
-    error("socket." .. name .. " is not supported by skylet (TCP only)", 2)
+    error("socket." .. name .. " is not supported by skylet", 2)
   end
 end
 
-socket.udp = unsupported "udp"
-socket.udp_connect = unsupported "udp_connect"
-socket.udp_listen = unsupported "udp_listen"
-socket.udp_dial = unsupported "udp_dial"
-socket.sendto = unsupported "sendto"
-socket.udp_address = unsupported "udp_address"
 socket.bind = unsupported "bind"
 socket.stdin = unsupported "stdin"
 
