@@ -4,6 +4,8 @@ and by skylet's own httpc (tests/services/http)."""
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 import httpx
@@ -124,3 +126,43 @@ async def test_httpc_timeout_gives_up_on_a_slow_server(web: Web) -> None:
     await web.node.call(client, "lua", "timeout", 20)  # 0.2 s; /slow takes 1 s
     ok, err = await web.node.call(client, "lua", "get", web.host, "/slow")
     assert ok is False and "Socket Error" in err
+
+
+async def dns_responder(sock: trio.socket.SocketType, names: dict[str, str]) -> None:
+    """Answers A queries for `names` (RFC 1035, one record, no compression tricks)."""
+    while True:
+        query, peer = await sock.recvfrom(512)
+        qid = query[:2]
+        pos, labels = 12, []
+        while query[pos]:
+            labels.append(query[pos + 1 : pos + 1 + query[pos]].decode())
+            pos += 1 + query[pos]
+        question = query[12 : pos + 5]
+        qtype = int.from_bytes(query[pos + 1 : pos + 3], "big")
+        address = names.get(".".join(labels))
+        if address is None or qtype != 1:
+            await sock.sendto(qid + b"\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00" + question, peer)
+            continue
+        rdata = socket.inet_aton(address)
+        answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + rdata
+        await sock.sendto(
+            qid + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + answer, peer
+        )
+
+
+async def test_httpc_dns_resolves_names_with_skynet_dns(web: Web) -> None:
+    with trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        await sock.bind(("127.0.0.1", 0))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(dns_responder, sock, {"web.skylet.test": "127.0.0.1"})
+            client = await web.newservice("webclient")
+            port = sock.getsockname()[1]
+            assert await web.node.call(client, "lua", "dns", "127.0.0.1", port) is True
+            host = f"web.skylet.test:{web.port}"
+            ok, status, body, _ = await web.node.call(client, "lua", "get", host, "/named")
+            assert (ok, status) == (True, 200)
+            assert f"header host={host}" in body.split("\n")  # the name, not the address
+            nowhere = f"nowhere.skylet.test:{web.port}"
+            ok, err = await web.node.call(client, "lua", "get", nowhere, "/")
+            assert ok is False and "NXDOMAIN" in err
+            nursery.cancel_scope.cancel()

@@ -36,6 +36,10 @@ function commands.stream(host, url)
   return status, parts
 end
 
+function commands.dns(server, port)
+  httpc.dns(server, port)
+end
+
 function commands.timeout(t)
   httpc.timeout = t
 end

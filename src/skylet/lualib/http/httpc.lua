@@ -6,7 +6,8 @@
 --   get(host, url [, recvheader [, header [, content]]]), head(...) -> status
 --   post(host, url, form [, recvheader])  form url-encoded
 --   request_stream(method, host, url, ...)  a stream (see http.internal)
---   dns([server [, port]])              resolve names with skynet.dns
+--   dns([server [, port]])              resolve names with skynet.dns (its
+--                                       failures raise in the caller)
 -- https: TLS through http.tlshelper; as skynet, the server's certificate is
 -- not verified.
 local skynet = require "skynet"
