@@ -16,6 +16,7 @@ from ._multicast import multicast
 from ._mysqlauth import mysqlauth
 from ._shared import shared
 from ._stm import stm
+from ._tls import tls
 
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
@@ -23,4 +24,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"SHARED": shared,
     b"CRYPT": _crypt.command,
     b"MYSQLAUTH": mysqlauth,  # skynet.db.mysql
+    b"TLS": tls,
 }
