@@ -33,6 +33,7 @@ import lupa.lua54 as lupa
 
 from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
+from .._net._udp_ops import resolve as _resolve_host
 from . import _ptype as ptypes
 from ._errors import SkyletError
 from ._functions import FunctionStore
@@ -504,6 +505,10 @@ def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
     return node.sockets.request(service, op, args)
 
 
+def _resolve(node: Node, service: Service, host: Any) -> Any:
+    return _resolve_host(host)
+
+
 def _booted(node: Node, service: Service, ok: bool, error: Any = None) -> None:
     node.booted(bool(ok), None if error is None else _text(error))
 
@@ -552,6 +557,7 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"RESOLVE": _resolve,
     b"SPROTO": _sproto,
 }
 COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (skylet._libs)

@@ -28,6 +28,8 @@ from ._tcp import (
     reason,
     text,
 )
+from ._udp import UdpSocket
+from ._udp_ops import UDP_OPS, send_datagram
 
 if TYPE_CHECKING:
     from ._sockets import SocketServer
@@ -106,6 +108,8 @@ def start(server: SocketServer, caller: int, sid: Any) -> Any:
     stash, sock.stash = sock.stash, []
     for event, ud, data in stash:
         server.emit(sock, event, ud, data)
+    if isinstance(sock, UdpSocket):
+        return True  # reads from creation
     if isinstance(sock, Listener):
         if not sock.accepting:
             sock.accepting = True
@@ -155,6 +159,8 @@ def ack(server: SocketServer, caller: int, sid: Any, consumed: Any, want: Any = 
 
 def send(server: SocketServer, caller: int, sid: Any, data: Any, low: bool = False) -> bool:
     conn = server.get(sid)
+    if isinstance(conn, UdpSocket):  # to the address of udp_connect / udp_dial
+        return not conn.closed and send_datagram(server, conn, data, conn.peer)
     if not isinstance(conn, Connection) or conn.closing or conn.closed:
         return False
     if not isinstance(data, bytes):
@@ -249,7 +255,9 @@ async def _open_tcp(host: str, port: int) -> socket.socket:
 
 
 #: Operations a thread other than trio's does not wait for (see SocketServer.request).
-QUEUED_OPS = frozenset((b"send", b"lsend", b"close", b"shutdown", b"pause", b"abandon", b"nodelay"))
+QUEUED_OPS = frozenset(
+    (b"send", b"lsend", b"close", b"shutdown", b"pause", b"abandon", b"nodelay", b"udp_send")
+)
 
 OPS: dict[bytes, Callable[..., Any]] = {
     b"listen": listen,
@@ -265,4 +273,5 @@ OPS: dict[bytes, Callable[..., Any]] = {
     b"nodelay": nodelay,
     b"sendbuffer": sendbuffer,
     b"info": info,
+    **UDP_OPS,
 }
