@@ -27,8 +27,6 @@ from ._bench_compare import CaseResult, Run, rows, schedule
 from ._bench_markdown import render
 from ._bench_runtimes import BenchError, Runtime, Setup, run_once
 
-USAGE_ERROR = 2
-
 
 def _numbers(text: str) -> tuple[int, ...]:
     try:
@@ -49,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "--skynet-threads", type=_numbers, default=(2,), help="skynet's (default 2, its own)"
     )
     parser.add_argument("--suite", choices=[*SUITES, "all"], default="shared")
-    parser.add_argument("--only", help="comma-separated case names (e.g. flood,pairs-16)")
+    parser.add_argument(
+        "--only", help="comma-separated case names from any suite (e.g. flood,pairs-16)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="rounds per case (default 3)")
     parser.add_argument("--quick", action="store_true", help="small work, for a smoke test")
     parser.add_argument("--pairs", type=_numbers, help="scale: pairs per point (1,16,256,4096)")
@@ -85,10 +85,12 @@ def _cases(args: argparse.Namespace) -> list[Case]:
         flood=steps.flood,
         spawn=args.spawn_steps or steps.spawn,
     )
+    # --only picks from every suite; --suite matters without it.
+    suite = "all" if args.only else args.suite
     cases: list[Case] = []
-    if args.suite in ("shared", "all"):
+    if suite in ("shared", "all"):
         cases += shared_cases(args.quick)
-    if args.suite in ("scale", "all"):
+    if suite in ("scale", "all"):
         cases += scale_cases(steps)
     return select(cases, args.only)
 
