@@ -274,7 +274,12 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
                         f"{name.decode()}: argument #{index + 1} is a {kind} "
                         "(only strings, numbers, booleans and nil)"
                     ).encode()
-            return _results(name, handler(node, service, *args))
+            results = _results(name, handler(node, service, *args))
+            if service.memlimit:
+                # lupa writes the results into the VM where a memory error
+                # cannot be caught; the dispatcher settles after the message
+                service.make_room(sum(len(v) for v in results if v.__class__ is bytes))
+            return results
         except SkyletError as exc:
             return False, _one_line(str(exc)).encode()
         except Exception as exc:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-from lupa.lua54 import LuaError
+from lupa.lua54 import LuaError, LuaMemoryError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
@@ -380,6 +380,12 @@ class Node:
             trace = "".join(traceback.format_exception(exc)).rstrip()
             self.logger.log(service.handle, f"dispatch failed:\n{trace}")
         ptype, session, source, _ = message
+        if isinstance(exc, LuaMemoryError) and not service.dead:
+            # Its own dispatch code ran out of memory (not a handler: those
+            # errors are caught in Lua): it cannot answer or report any more,
+            # so it goes, as if killed; its callers and the launcher hear.
+            self.logger.log(service.handle, "killed: out of memory in its dispatch code")
+            self._kill(service, "was killed: out of memory")
         if not session or ptype == ptypes.RESPONSE or ptype == ptypes.ERROR:
             return
         key = (source, session)

@@ -130,6 +130,7 @@ class Scheduler:
     def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
+        limited = service.memlimit > 0
         count = len(mailbox)
         if count > TURN_MESSAGES:
             count = TURN_MESSAGES
@@ -142,11 +143,16 @@ class Scheduler:
                 done += 1
                 me.version += 1
                 ptype, session, source, msg = message
+                if limited:
+                    # lupa writes the payload into the VM before any Lua runs
+                    service.make_room(len(msg) if msg.__class__ is bytes else 0)
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except Exception as exc:
                     # Lua's errors and Python's alike: nothing escapes a dispatcher.
                     self._on_error(service, exc, message)
+                if service.lifted:
+                    service.settle()
                 if service.doomed is not None:
                     self._on_doomed(service)
                 if service.dead or self.stopping:

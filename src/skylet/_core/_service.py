@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
 
+#: Lua memory beyond a VM's limit that lupa may use to write into it (see
+#: Service.make_room).
+HEADROOM = 256 * 1024
+
 
 class Service:
     """One actor on the node.
@@ -36,6 +40,7 @@ class Service:
         "handle",
         "in_queue",
         "interrupt",
+        "lifted",
         "light",
         "mailbox",
         "memlimit",
@@ -73,12 +78,42 @@ class Service:
         self.essential = False
         # Its Lua memory limit in bytes (0: none); skynet.memlimit only lowers it.
         self.memlimit = 0
+        # The limit lupa enforces while lupa itself writes into the VM (see
+        # make_room), or 0 while that is memlimit.
+        self.lifted = 0
         # Threaded scheduler: average seconds per message, and whether that
         # is known to be small enough to keep the service on trio's thread.
         self.cost = 0.0
         self.light = True  # its start function runs where thread = 1 would run it
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
+
+    def make_room(self, extra: int) -> None:
+        """Room in the VM for ``extra`` bytes lupa is about to write into it.
+
+        lupa writes a message's payload (calling into Lua) and a command's
+        results (returning to Lua) where a Lua memory error cannot be
+        caught: the process aborts ("unprotected error in call to Lua API")
+        or deadlocks on the GIL. So while a VM is near its limit, the limit
+        is lifted by what lupa needs plus :data:`HEADROOM`, until
+        :meth:`settle` after the message. A service overshoots its limit by
+        at most that much; its own allocations still fail, in Lua, as
+        "not enough memory".
+        """
+        runtime = self.runtime
+        if runtime is None:
+            return
+        need = runtime.get_memory_used() + extra + HEADROOM
+        if need > (self.lifted or self.memlimit):
+            runtime.set_max_memory(need)
+            self.lifted = need
+
+    def settle(self) -> None:
+        """Back to its own memory limit after :meth:`make_room`."""
+        if self.lifted:
+            self.lifted = 0
+            if self.runtime is not None:
+                self.runtime.set_max_memory(self.memlimit)
 
     @property
     def address(self) -> str:

@@ -240,6 +240,7 @@ class ThreadedScheduler:
     def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
+        limited = service.memlimit > 0
         me.current = service
         me.started = started = perf_counter()
         done = 0
@@ -255,11 +256,16 @@ class ThreadedScheduler:
                 done += 1
                 me.version += 1
                 ptype, session, source, msg = message
+                if limited:
+                    # lupa writes the payload into the VM before any Lua runs
+                    service.make_room(len(msg) if msg.__class__ is bytes else 0)
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except Exception as exc:
                     # Lua's errors and Python's alike: nothing escapes a dispatcher.
                     self._on_error(service, exc, message)
+                if service.lifted:
+                    service.settle()
                 if service.doomed is not None:
                     self._on_doomed(service)
         finally:
