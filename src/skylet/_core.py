@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import _ptype as ptypes
 from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
+from ._globalnames import is_global
 from ._paths import search
 from ._scheduler import Scheduler
 from ._service import Service
@@ -47,6 +48,8 @@ def make_send(node: Node, service: Service) -> Callable[..., bool | None]:
             if target is None:
                 if session and ptype in ANSWERS:
                     node.forget_request(dest, session)
+                elif node.globalnames.hold(source, dest, ptype, session, msg):
+                    return True  # to a global name not registered yet
                 return None
         if session:
             if ptype in ANSWERS:
@@ -105,6 +108,8 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., bool | No
                 if session and ptype in ANSWERS:
                     with lock:
                         node.forget_request(dest, session)
+                elif node.globalnames.hold(source, dest, ptype, session, msg):
+                    return True  # to a global name not registered yet
                 return None
         if scheduler.parallel:
             with lock:
@@ -167,11 +172,29 @@ def _abort(node: Node, service: Service) -> None:
 
 
 def _register(node: Node, service: Service, name: bytes) -> None:
-    node.registry.bind_name(_text(name), service.handle)
+    _name(node, service, name, service.handle)
 
 
 def _name(node: Node, service: Service, name: bytes, handle: int) -> None:
-    node.registry.bind_name(_text(name), int(handle))
+    text = _text(name)
+    if is_global(text):
+        node.globalnames.register(text, int(handle))
+    else:
+        node.registry.bind_name(text, int(handle))
+
+
+def _queryname(node: Node, service: Service, name: bytes, session: int) -> int | None:
+    # harbor.queryname: the handle now, or a response on `session` later.
+    return node.globalnames.query(service.handle, _text(name), int(session))
+
+
+def _monitor(node: Node, service: Service, handle: int) -> None:
+    # skynet.monitor: this service hears (a client message) of every exit.
+    node.monitor_exit = int(handle)
+
+
+def _luapath(node: Node, service: Service) -> bytes:
+    return node.lua_path.encode()
 
 
 def _query(node: Node, service: Service, name: bytes) -> int | None:
@@ -221,6 +244,7 @@ def _timeout(node: Node, service: Service, ticks: Any, session: int) -> None:
 
 def _memlimit(node: Node, service: Service, limit: Any) -> None:
     node.set_memlimit(service, int(limit))
+    node.logger.log(service.handle, f"Set memory limit to {int(limit) / (1024 * 1024):.2f} M")
 
 
 def _stat(node: Node, service: Service, what: bytes) -> Any:
@@ -231,6 +255,11 @@ def _stat(node: Node, service: Service, what: bytes) -> Any:
         return service.message_count
     if key == "cpu":
         return service.cpu
+    if key == "endless":  # set by the monitor; reading it clears it, as in skynet
+        endless, service.endless = service.endless, False
+        return 1 if endless else 0
+    if key == "time":  # seconds the current turn of this service has run
+        return node.scheduler.running_time(service)
     return None
 
 
@@ -246,11 +275,19 @@ def _load_code(
         chunk = node.codecache.load(path, path, service.codecache_mode, stat)
     except CompileError as exc:
         return False, f"error loading {kind} '{text}': {exc}".encode()
-    return path.encode(), chunk.code, chunk.mode
+    # The pattern that matched: skynet's loader derives SERVICE_PATH from it.
+    pattern = next(
+        (p for p in patterns.split(";") if p.replace("?", text.replace(".", "/")) == path), ""
+    )
+    return path.encode(), chunk.code, chunk.mode, pattern.encode()
 
 
-def _loadmodule(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
-    return _load_code(node, service, name, node.lua_path, "module")
+def _loadmodule(
+    node: Node, service: Service, name: bytes, path: bytes | None = None
+) -> tuple[Any, ...]:
+    # `path`: the service's package.path (skynet's loader puts a service's
+    # own folder first); the node's lua_path if not given.
+    return _load_code(node, service, name, node.lua_path if path is None else _text(path), "module")
 
 
 def _loadservice(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
@@ -319,6 +356,9 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"REG": _register,
     b"NAME": _name,
     b"QUERY": _query,
+    b"QUERYNAME": _queryname,
+    b"MONITOR": _monitor,
+    b"LUAPATH": _luapath,
     b"GETENV": _getenv,
     b"SETENV": _setenv,
     b"LOG": _log,

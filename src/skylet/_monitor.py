@@ -16,6 +16,7 @@ import time
 from ._logger import Logger
 from ._scheduler import Scheduler
 from ._service import Service
+from ._warnings import ENDLESS_AFTER, endless
 from ._workers import ThreadedScheduler
 
 
@@ -53,6 +54,7 @@ class Monitor:
     def _watch(self) -> None:
         # Per dispatcher: the message counter last seen, and since when.
         seen = [(-1, time.monotonic()) for _ in self._scheduler.dispatchers]
+        warned = [False for _ in self._scheduler.dispatchers]
         while not self._stop.wait(self.period):
             now = time.monotonic()
             for index, dispatcher in enumerate(self._scheduler.dispatchers):
@@ -61,7 +63,11 @@ class Monitor:
                 last, since = seen[index]
                 if service is None or version != last:
                     seen[index] = (version, now)
+                    warned[index] = False
                     continue
+                if now - since >= ENDLESS_AFTER and not warned[index]:
+                    warned[index] = True
+                    endless(service, dispatcher.source, version, self._logger.log)
                 if now - since >= self._timeout:
                     why = (
                         f"service {service.address} interrupted: one message ran for more "

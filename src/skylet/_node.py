@@ -18,6 +18,7 @@ from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
 from ._functions import FunctionStore
+from ._globalnames import GlobalNames
 from ._inject import InjectResult
 from ._inject import inject as run_inject
 from ._logger import Logger, Writer
@@ -28,7 +29,7 @@ from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
 from ._sockets import SocketServer
-from ._timers import TICKS_PER_SECOND, Timers
+from ._timers import Timers, ticks_at
 from ._vm import boot_service
 from ._watchdog import choose_watchdog
 from ._workers import ThreadedScheduler
@@ -90,12 +91,16 @@ class Node:
             self.scheduler = Scheduler(self._dispatch_failed)
         else:
             self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed)
+        self.scheduler.warn = self.logger.log
         self.timers = Timers(self._timer_expired)
         self.sockets = SocketServer(self)
         self.monitor = Monitor(
             self.scheduler, float(self.config.get("runaway_timeout", DEFAULT_RUNAWAY)), self.logger
         )
         self.functions = FunctionStore()
+        self.globalnames = GlobalNames(self)
+        #: skynet.monitor: the service told (a client message) of every exit.
+        self.monitor_exit = 0
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())
@@ -122,7 +127,7 @@ class Node:
         self._clock = self.timers.clock = trio.lowlevel.current_clock()
         self._trio_token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
-        self._t0 = self._clock.current_time()
+        self._t0 = self.timers.origin = self._clock.current_time()
         self._stopped = trio.Event()
         self._booted_event = trio.Event()
         failure: str | None = None
@@ -232,6 +237,8 @@ class Node:
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
+        if self.monitor_exit and self.monitor_exit != service.handle:
+            self._answer_client(self.monitor_exit, service.handle)
         service.dispatch = None
         service.runtime = None
 
@@ -239,6 +246,11 @@ class Node:
         target = self.registry.services.get(dest)
         if target is not None:
             self.post(target, ptypes.ERROR, session, source, message)
+
+    def _answer_client(self, dest: int, source: int) -> None:
+        target = self.registry.services.get(dest)
+        if target is not None:
+            self.post(target, ptypes.CLIENT, 0, source, b"")
 
     def forget_request(self, caller: Any, session: int) -> None:
         """An answer went to a caller that is gone: stop tracking the request."""
@@ -283,7 +295,7 @@ class Node:
     def now(self) -> int:
         """Ticks (1/100 s) since the node started, on trio's clock."""
         assert self._clock is not None
-        return int((self._clock.current_time() - self._t0) * TICKS_PER_SECOND)
+        return ticks_at(self._clock.current_time() - self._t0)
 
     def set_timer(self, service: Service, ticks: int, session: int) -> None:
         if ticks <= 0:

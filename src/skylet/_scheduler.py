@@ -19,7 +19,8 @@ from typing import Any
 import trio
 from lupa.lua54 import LuaError
 
-from ._service import Message, Service
+from ._service import OVERLOAD, Message, Service
+from ._warnings import check_overload
 
 #: Messages a service may handle in one turn before others get theirs.
 TURN_MESSAGES = 64
@@ -30,11 +31,12 @@ PASS_TURNS = 1024
 class Dispatcher:
     """What one dispatch loop is doing, read by the runaway monitor."""
 
-    __slots__ = ("current", "started", "thread", "version")
+    __slots__ = ("current", "source", "started", "thread", "version")
 
     def __init__(self) -> None:
         self.current: Service | None = None
         self.started = 0.0
+        self.source = 0  # the sender of the message running
         self.version = 0  # moves with every message
         self.thread = 0  # the thread running this loop
 
@@ -58,6 +60,13 @@ def running(dispatchers: list[Dispatcher], service: Service) -> Iterator[None]:
         me.version += 1
 
 
+def running_time(dispatchers: list[Dispatcher], service: Service) -> float:
+    for dispatcher in dispatchers:
+        if dispatcher.current is service:
+            return perf_counter() - dispatcher.started
+    return 0.0
+
+
 class Scheduler:
     threads = 1
 
@@ -69,6 +78,8 @@ class Scheduler:
         # No other thread touches the queues; retire() still asks for a lock.
         self.lock: Any = nullcontext()
         self._on_error = on_error
+        #: Logs skynet's "May overload" warning (set by the node).
+        self.warn: Callable[[int, str], None] | None = None
 
     def schedule(self, service: Service) -> None:
         """Put a service that just got mail on the run-queue."""
@@ -99,6 +110,10 @@ class Scheduler:
     def running(self, service: Service) -> Any:
         return running(self.dispatchers, service)
 
+    def running_time(self, service: Service) -> float:
+        """Seconds ``service``'s current turn has run (0.0 if not running)."""
+        return running_time(self.dispatchers, service)
+
     async def run(self) -> None:
         runq = self.runq
         turn = self._turn
@@ -125,6 +140,8 @@ class Scheduler:
         mailbox = service.mailbox
         dispatch = service.dispatch
         count = len(mailbox)
+        if count > service.overload:
+            check_overload(service, count, self.warn)
         if count > TURN_MESSAGES:
             count = TURN_MESSAGES
         me.current = service
@@ -135,6 +152,7 @@ class Scheduler:
                 ptype, session, source, msg = mailbox.popleft()
                 done += 1
                 me.version += 1
+                me.source = source
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except LuaError as exc:
@@ -149,3 +167,4 @@ class Scheduler:
                 self.runq.append(service)
             else:
                 service.in_queue = False
+                service.overload = OVERLOAD

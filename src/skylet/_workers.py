@@ -32,8 +32,9 @@ from typing import Any
 import trio
 from lupa.lua54 import LuaError
 
-from ._scheduler import PASS_TURNS, TURN_MESSAGES, Dispatcher, running
-from ._service import Message, Service
+from ._scheduler import PASS_TURNS, TURN_MESSAGES, Dispatcher, running, running_time
+from ._service import OVERLOAD, Message, Service
+from ._warnings import check_overload
 
 #: A service whose messages cost more than this on average runs in parallel.
 HEAVY_MESSAGE = 0.00005
@@ -68,6 +69,8 @@ class ThreadedScheduler:
         self._parked = list(self._workers)
         self.dispatchers = [Dispatcher()] + [w.dispatcher for w in self._workers]
         self._on_error = on_error
+        #: Logs skynet's "May overload" warning (set by the node).
+        self.warn: Callable[[int, str], None] | None = None
         self._token: trio.lowlevel.TrioToken | None = None
 
     # ----- making services runnable -----
@@ -130,6 +133,10 @@ class ThreadedScheduler:
                 worker.wake.set()
             if self.wake is not None and self._token is not None:
                 self._token.run_sync_soon(self._wake_trio)
+
+    def running_time(self, service: Service) -> float:
+        """Seconds ``service``'s current turn has run (0.0 if not running)."""
+        return running_time(self.dispatchers, service)
 
     def running(self, service: Service) -> Any:
         return running(self.dispatchers, service)
@@ -229,6 +236,8 @@ class ThreadedScheduler:
         me.current = service
         me.started = started = perf_counter()
         done = 0
+        if len(mailbox) > service.overload:
+            check_overload(service, len(mailbox), self.warn)
         try:
             # Test for mail before taking it: an exception per turn costs more
             # than the message. (Only retire() on another thread can still
@@ -240,6 +249,7 @@ class ThreadedScheduler:
                     break
                 done += 1
                 me.version += 1
+                me.source = source
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except LuaError as exc:
@@ -265,3 +275,4 @@ class ThreadedScheduler:
             (self.runq if service.light else self.heavyq).append(service)
         else:
             service.in_queue = False
+            service.overload = OVERLOAD

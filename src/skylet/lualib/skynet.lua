@@ -74,6 +74,16 @@ local unresponse = {}
 local sleep_session = {}
 local wakeup_queue, wakeup_head, wakeup_tail = {}, 1, 0
 local fork_queue, fork_head, fork_tail = {}, 1, 0
+-- session -> address called, for calls waiting for an answer (skynet.term
+-- fails the ones made to an address)
+local watching_session = {}
+-- sessions to fail at the next chance (skynet.term)
+local error_queue = {}
+-- coroutine -> trace tag (false: tracing forced off); see skynet.trace
+local session_coroutine_tracetag = {}
+-- Tracing costs nothing until something turns it on (skylet.skynet_extra).
+local tracing = false
+local tracelog -- set with tracing: tracelog(tag, what [, level])
 
 local session_counter = 0
 local function gen_session()
@@ -106,6 +116,13 @@ local function request_done(co)
   end
   session_coroutine_id[co] = nil
   session_coroutine_address[co] = nil
+  if tracing then
+    local tag = session_coroutine_tracetag[co]
+    if tag ~= nil then
+      if tag then tracelog(tag, "end") end
+      session_coroutine_tracetag[co] = nil
+    end
+  end
 end
 
 local function co_create(f)
@@ -142,8 +159,22 @@ local function dispatch_wakeup()
       local co = session_id_coroutine[session]
       session_id_coroutine[session] = "BREAK"
       sleep_session[token] = nil
-      suspend(co, coroutine_resume(co, false, "BREAK"))
+      if tracing and session_coroutine_tracetag[co] then
+        tracelog(session_coroutine_tracetag[co], "resume")
+      end
+      suspend(co, coroutine_resume(co, false, "BREAK", session))
     end
+  end
+  -- Calls skynet.term gave up on fail now, one by one, as skynet does.
+  local session = table.remove(error_queue, 1)
+  while session do
+    local co = session_id_coroutine[session]
+    session_id_coroutine[session] = nil
+    watching_session[session] = nil
+    if type(co) == "thread" then
+      suspend(co, coroutine_resume(co, false, "call terminated (skynet.term)", session))
+    end
+    session = table.remove(error_queue, 1)
   end
 end
 
@@ -155,15 +186,24 @@ function suspend(co, ok, what)
     local source = session_coroutine_address[co]
     session_coroutine_id[co] = nil
     session_coroutine_address[co] = nil
+    if tracing then
+      local tag = session_coroutine_tracetag[co]
+      if tag and session and session ~= 0 then tracelog(tag, "error") end
+      session_coroutine_tracetag[co] = nil
+    end
     local msg = tostring(what)
+    local tb = traceback(co, msg)
+    -- Its to-be-closed variables close now (their __close sees the error).
+    coroutine.close(co)
     -- Log before answering: the caller may act on the error at once.
-    log(traceback(co, msg))
+    log(tb)
     if session and session ~= 0 and source then
       core_send(source, PTYPE_ERROR, session, msg)
     end
     return
   end
   if what == "QUIT" then
+    coroutine.close(co) -- the exiting coroutine's to-be-closed variables
     return "QUIT"
   end
   -- "SUSPEND": waiting for a response, a timer or a wakeup.
@@ -183,6 +223,9 @@ end
 function skynet.dispatch(typename, func)
   local p = proto[typename]
   if p == nil then
+    if func == nil then
+      return nil
+    end
     error("unknown protocol " .. tostring(typename), 2)
   end
   if func then
@@ -217,6 +260,8 @@ end
 
 ----- dispatch -----
 
+local trace_source = {} -- source -> trace tag for its next request
+
 local function raw_dispatch_message(ptype, session, source, msg)
   if ptype == PTYPE_RESPONSE or ptype == PTYPE_ERROR then
     local co = session_id_coroutine[session]
@@ -228,12 +273,20 @@ local function raw_dispatch_message(ptype, session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
-      return suspend(co, coroutine_resume(co, ptype == PTYPE_RESPONSE, msg))
+      if tracing and session_coroutine_tracetag[co] then
+        tracelog(session_coroutine_tracetag[co], "resume")
+      end
+      return suspend(co, coroutine_resume(co, ptype == PTYPE_RESPONSE, msg, session))
     end
     return
   end
   local p = proto[ptype]
   local f = p and p.dispatch
+  if ptype == 12 and p == nil then -- PTYPE_TRACE: trace the sender's next request
+    inner.enable_trace()
+    trace_source[source] = msg
+    return
+  end
   if f == nil then
     if session ~= 0 then
       local ok, err = pcall(unknown_request, session, source, msg, ptype)
@@ -246,6 +299,9 @@ local function raw_dispatch_message(ptype, session, source, msg)
   local co = co_create(f)
   session_coroutine_id[co] = session
   session_coroutine_address[co] = source
+  if tracing then
+    inner.trace_request(co, p, source)
+  end
   local unpack = p.unpack
   if unpack then
     return suspend(co, coroutine_resume(co, session, source, unpack(msg)))
@@ -291,7 +347,9 @@ end
 
 local function yield_call(addr, session)
   session_id_coroutine[session] = coroutine_running()
+  watching_session[session] = addr
   local ok, msg = coroutine_yield "SUSPEND"
+  watching_session[session] = nil
   if not ok then
     if msg == nil or msg == "" then
       msg = "call failed"
@@ -314,6 +372,9 @@ function skynet.call(addr, typename, ...)
   if p == nil then
     error("unknown protocol " .. tostring(typename), 2)
   end
+  if tracing then
+    inner.trace_call(addr, 2)
+  end
   local session = gen_session()
   if not core_send(addr, p.id, session, p.pack(...)) then
     error("call to invalid address " .. skynet.address(addr), 2)
@@ -328,6 +389,9 @@ function skynet.ret(msg, sz)
   local session = session_coroutine_id[co]
   if session == nil then
     error("No session", 2)
+  end
+  if tracing and session_coroutine_tracetag[co] then
+    tracelog(session_coroutine_tracetag[co], "response")
   end
   session_coroutine_id[co] = nil
   if session == 0 then
@@ -352,6 +416,9 @@ end
 
 local function suspend_sleep(session, token)
   local co = coroutine_running()
+  if tracing and session_coroutine_tracetag[co] then
+    tracelog(session_coroutine_tracetag[co], "sleep", 2)
+  end
   session_id_coroutine[session] = co
   sleep_session[token] = session
   return coroutine_yield "SUSPEND"
@@ -461,9 +528,18 @@ local function send_dead_errors(reason)
 end
 
 function skynet.exit()
+  -- No forked coroutine runs after skynet.exit.
+  fork_queue, fork_head, fork_tail = {}, 1, 0
   -- Tell the launcher first, while this service can still send.
   skynet.send(".launcher", "lua", "REMOVE", self_handle, false)
   send_dead_errors(format("service %s exited", skynet.address(self_handle)))
+  -- Coroutines still waiting close, so their to-be-closed variables run.
+  local running = coroutine_running()
+  for _, co in pairs(session_id_coroutine) do
+    if type(co) == "thread" and co ~= running and coroutine_status(co) == "suspended" then
+      coroutine.close(co)
+    end
+  end
   command("EXIT")
   coroutine_yield "QUIT"
 end
@@ -549,7 +625,28 @@ inner = {
   session_coroutine_id = session_coroutine_id,
   session_coroutine_address = session_coroutine_address,
   unresponse = unresponse,
+  sleep_session = sleep_session,
+  watching_session = watching_session,
+  error_queue = error_queue,
+  tracetag = session_coroutine_tracetag,
+  trace_source = trace_source,
+  fork_queue = function() return fork_queue, fork_head, fork_tail end,
+  set_fork_tail = function(t) fork_tail = t end,
+  -- Turns the trace hooks on (skylet.skynet_extra owns the tracing code).
+  enable_trace = function()
+    if not tracing then
+      if not extra_loaded then
+        require "skylet.skynet_extra"(skynet, inner)
+        extra_loaded = true
+      end
+      tracelog = inner.tracelog
+      tracing = true
+    end
+  end,
 }
+
+-- skylet's own libraries (skynet.harbor, skynet.manager) reach it there.
+core.inner = inner
 
 -- The debug protocol's handlers (skynet.debug) load with the first debug
 -- message: most services never get one, and each module a VM loads costs

@@ -118,37 +118,6 @@ return function(skynet, inner)
     return command("STAT", "mqlen")
   end
 
-  function skynet.task(ret)
-    local session_id_coroutine = inner.session_id_coroutine
-    if ret == nil then
-      local n = 0
-      for _, co in pairs(session_id_coroutine) do
-        if type(co) == "thread" then
-          n = n + 1
-        end
-      end
-      return n
-    end
-    if ret == "init" then
-      return nil
-    end
-    local tt = type(ret)
-    if tt == "table" then
-      for session, co in pairs(session_id_coroutine) do
-        if type(co) == "thread" then
-          ret[session] = traceback(co)
-        end
-      end
-      return
-    elseif tt == "number" then
-      local co = session_id_coroutine[ret]
-      if type(co) == "thread" then
-        return traceback(co)
-      end
-      return "No session"
-    end
-  end
-
   function skynet.stat(what)
     if what == "task" then
       return skynet.task()
@@ -179,4 +148,7 @@ return function(skynet, inner)
     end
     return assert(skynet.call(".service", "lua", "QUERY", global, ...))
   end
+
+  require "skylet.skynet_threads"(skynet, inner)
+  require "skylet.skynet_trace"(skynet, inner)
 end
