@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _ptype as ptypes
+from . import _servicelog as servicelog
 from ._codecache import CodeCacheMode, CompileError
 from ._errors import SkyletError
 from ._globalnames import is_global
+from ._monitor import interrupt
 from ._paths import search
 from ._scheduler import Scheduler
 from ._service import Service
@@ -193,6 +195,35 @@ def _monitor(node: Node, service: Service, handle: int) -> None:
     node.monitor_exit = int(handle)
 
 
+def _logon(node: Node, service: Service, address: Any) -> None:
+    target = node.resolve(address)
+    if target is not None:
+        servicelog.logon(node, target)
+
+
+def _logoff(node: Node, service: Service, address: Any) -> None:
+    target = node.resolve(address)
+    if target is not None:
+        servicelog.logoff(target)
+
+
+def _signal(node: Node, service: Service, address: Any, sig: Any = 0) -> None:
+    # skynet's snlua: signal 0 interrupts the running Lua code, 1 logs memory.
+    target = node.resolve(address)
+    if target is None or target.runtime is None:
+        return
+    if int(sig) == 0:
+        if node.scheduler.running_time(target) > 0:
+            interrupt(target, "Interrupted")
+    else:
+        used = target.runtime.get_memory_used()
+        node.logger.log(target.handle, f"Current Memory {used / 1024:.3f}K")
+
+
+def _memory(node: Node, service: Service) -> tuple[int, ...]:
+    return servicelog.memory(node)
+
+
 def _luapath(node: Node, service: Service) -> bytes:
     return node.lua_path.encode()
 
@@ -359,6 +390,10 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"QUERYNAME": _queryname,
     b"MONITOR": _monitor,
     b"LUAPATH": _luapath,
+    b"LOGON": _logon,
+    b"LOGOFF": _logoff,
+    b"SIGNAL": _signal,
+    b"MEMORY": _memory,
     b"GETENV": _getenv,
     b"SETENV": _setenv,
     b"LOG": _log,

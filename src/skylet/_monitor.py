@@ -35,13 +35,15 @@ class Monitor:
         self._timeout = timeout
         self._logger = logger
         #: Seconds between two looks at the scheduler (read at every look).
-        self.period = min(1.0, timeout / 4)
+        self.period = min(1.0, timeout / 4) if timeout > 0 else 1.0
+        #: Seconds one message runs before skynet's endless-loop warning.
+        self.endless_after = ENDLESS_AFTER
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._timeout <= 0:
-            return
+        # Runs even without runaway_timeout (0: never interrupt), for skynet's
+        # endless-loop warning.
         self._thread = threading.Thread(target=self._watch, name="skylet-monitor", daemon=True)
         self._thread.start()
 
@@ -54,7 +56,7 @@ class Monitor:
     def _watch(self) -> None:
         # Per dispatcher: the message counter last seen, and since when.
         seen = [(-1, time.monotonic()) for _ in self._scheduler.dispatchers]
-        warned = [False for _ in self._scheduler.dispatchers]
+        warned = [0.0 for _ in self._scheduler.dispatchers]  # last endless warning
         while not self._stop.wait(self.period):
             now = time.monotonic()
             for index, dispatcher in enumerate(self._scheduler.dispatchers):
@@ -63,12 +65,13 @@ class Monitor:
                 last, since = seen[index]
                 if service is None or version != last:
                     seen[index] = (version, now)
-                    warned[index] = False
+                    warned[index] = now
                     continue
-                if now - since >= ENDLESS_AFTER and not warned[index]:
-                    warned[index] = True
+                if now - warned[index] >= self.endless_after:
+                    # skynet warns at every check while the message runs
+                    warned[index] = now
                     endless(service, dispatcher.source, version, self._logger.log)
-                if now - since >= self._timeout:
+                if self._timeout > 0 and now - since >= self._timeout:
                     why = (
                         f"service {service.address} interrupted: one message ran for more "
                         f"than {self._timeout:g}s (endless loop?)"

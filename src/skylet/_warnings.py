@@ -22,6 +22,7 @@ def check_overload(service: Service, length: int, log: Log | None) -> None:
     """A turn starts with ``length`` messages queued: past the service's
     threshold, log skynet's warning and double the threshold (a mailbox that
     empties resets it, see :func:`drained`)."""
+    length -= 1  # as skynet measures it: after taking the turn's first message
     threshold = service.overload
     if length <= threshold:
         return
