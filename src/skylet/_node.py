@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from . import _ptype as ptypes
+from . import _servicelog as servicelog
 from ._accel import choose_codec
 from ._codecache import CodeCache
 from ._config import ConfigValue, env_string, load_config, normalize_config
@@ -156,6 +157,8 @@ class Node:
             self.scheduler.stop()
             self.monitor.stop()
             self._fail_host_calls()
+            for service in list(self.registry.services.values()):
+                servicelog.logoff(service)  # console `logon` files
             self.logger.close()
         if not ok:
             raise LaunchError(failure or "boot failed")
@@ -237,6 +240,7 @@ class Node:
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
+        servicelog.logoff(service)
         if self.monitor_exit and self.monitor_exit != service.handle:
             self._answer_client(self.monitor_exit, service.handle)
         service.dispatch = None
