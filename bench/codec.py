@@ -13,7 +13,7 @@ from pathlib import Path
 
 import lupa.lua54 as lupa
 
-from skylet import _accel
+from skylet._lua import _accel
 
 LUALIB = Path(_accel.__file__).resolve().parent / "lualib"
 

@@ -1,8 +1,7 @@
 """skylet: many isolated Lua VMs in one process as skynet-style services."""
 
-from ._codecache import CodeCache, CodeCacheMode, CodeCacheStats
-from ._config import load_config
-from ._errors import (
+from ._core._config import load_config
+from ._core._errors import (
     CallError,
     ConfigError,
     LaunchError,
@@ -10,8 +9,9 @@ from ._errors import (
     ServiceNotFound,
     SkyletError,
 )
-from ._inject import InjectResult
-from ._node import Node, open_node
+from ._core._inject import InjectResult
+from ._core._node import Node, open_node
+from ._lua._codecache import CodeCache, CodeCacheMode, CodeCacheStats
 
 __all__ = [
     "CallError",

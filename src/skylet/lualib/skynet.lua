@@ -340,9 +340,15 @@ end
 
 ----- sending -----
 
+-- core_send answers true (queued), nil (no such address) or false and why
+-- (the payload is not a string, number or nil; a bad address or type).
 function skynet.send(addr, typename, ...)
   local p = proto[typename]
-  return core_send(addr, p.id, 0, p.pack(...))
+  local ok, err = core_send(addr, p.id, 0, p.pack(...))
+  if ok == false then
+    error(err, 2)
+  end
+  return ok
 end
 
 local function yield_call(addr, session)
@@ -376,8 +382,9 @@ function skynet.call(addr, typename, ...)
     inner.trace_call(addr, 2)
   end
   local session = gen_session()
-  if not core_send(addr, p.id, session, p.pack(...)) then
-    error("call to invalid address " .. skynet.address(addr), 2)
+  local ok, err = core_send(addr, p.id, session, p.pack(...))
+  if not ok then
+    error(err or ("call to invalid address " .. skynet.address(addr)), 2)
   end
   return p.unpack(yield_call(addr, session))
 end
@@ -393,11 +400,17 @@ function skynet.ret(msg, sz)
   if tracing and session_coroutine_tracetag[co] then
     tracelog(session_coroutine_tracetag[co], "response")
   end
-  session_coroutine_id[co] = nil
   if session == 0 then
+    session_coroutine_id[co] = nil
     return false -- the sender did not ask for an answer
   end
-  return core_send(session_coroutine_address[co], PTYPE_RESPONSE, session, msg) ~= nil
+  local ok, err = core_send(session_coroutine_address[co], PTYPE_RESPONSE, session, msg)
+  if ok == false then
+    -- Still this coroutine's to answer: the handler's error reaches the caller.
+    error(err, 2)
+  end
+  session_coroutine_id[co] = nil
+  return ok ~= nil
 end
 
 function skynet.retpack(...)
@@ -528,6 +541,7 @@ local function send_dead_errors(reason)
 end
 
 function skynet.exit()
+  command("EXIT", "check") -- raises for a service the node cannot run without
   -- No forked coroutine runs after skynet.exit.
   fork_queue, fork_head, fork_tail = {}, 1, 0
   -- Tell the launcher first, while this service can still send.

@@ -2,7 +2,7 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, command, handle, service_name, args_line, codec_path, watchdog_path = ...
+local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -14,6 +14,20 @@ collectgarbage("stop")
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
 local concat = table.concat
+
+-- The node's command entry never raises into Lua (a Python exception would
+-- reach Lua as a Python object): it answers true and the results, or false
+-- and a one-line message, which becomes a Lua error here.
+local function checked(ok, ...)
+  if ok then
+    return ...
+  end
+  error((...), 3)
+end
+
+local function command(...)
+  return checked(raw_command(...))
+end
 
 -- Only chunks the node compiled itself load as binary; everything a service
 -- hands to load/loadfile/dofile is text.
@@ -53,8 +67,8 @@ _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
 -- The node's C modules, the only native code a VM loads: the msgpack codec
--- (skylet/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
--- and the watchdog (skylet/_lwatchdog.c; without it, the Lua hook below).
+-- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
+-- and the watchdog (skylet/_lua/_lwatchdog.c; without it, the Lua hook below).
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
@@ -91,6 +105,8 @@ package.loaded["skylet.core"] = {
   command = command,
   handle = handle,
 }
+-- The loader functions above are sealed at the end of this chunk.
+local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command }
 
 -- A handler that never yields must not freeze the node: the node's monitor
 -- interrupts a service whose current message runs too long.
@@ -106,8 +122,15 @@ else
   local sethook, co_create, co_resume = debug.sethook, coroutine.create, coroutine.resume
   local HOOK_COUNT = 1000000
 
+  local hook_count = HOOK_COUNT
   local function check()
-    local why = command("CHECK")
+    local why, doomed = command("CHECK")
+    if doomed and hook_count ~= 1 then
+      -- Killed for swallowing interrupts: raise at every instruction until
+      -- the message has unwound, in every coroutine it runs.
+      hook_count = 1
+      sethook(check, "", 1)
+    end
     if why then
       error(why, 2)
     end
@@ -116,9 +139,11 @@ else
 
   function coroutine.create(f)
     local co = co_create(f)
-    sethook(co, check, "", HOOK_COUNT)
+    sethook(co, check, "", hook_count)
     return co
   end
+  sealed[#sealed + 1] = check
+  sealed[#sealed + 1] = coroutine.create
 
   local function wrap_result(ok, ...)
     if not ok then
@@ -133,8 +158,16 @@ else
       return wrap_result(co_resume(co, ...))
     end
   end
+  sealed[#sealed + 1] = coroutine.wrap
 end
 watchdog = nil
+
+-- The last step before service code runs: debug.* cannot look into the
+-- functions above (their upvalues and locals hold the binary loader and the
+-- raw hook), nor into this chunk, nor hand out a userdata's metatable.
+require "skylet.sandbox"(sealed, raw_load, debug.getinfo(1, "f").func)
+package.loaded["skylet.sandbox"] = nil
+sealed = nil
 
 SERVICE_NAME = service_name
 

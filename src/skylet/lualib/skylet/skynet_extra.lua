@@ -17,7 +17,11 @@ return function(skynet, inner)
 
   function skynet.rawsend(addr, typename, msg, sz)
     local p = proto[typename]
-    return core_send(addr, p.id, 0, msg)
+    local ok, err = core_send(addr, p.id, 0, msg)
+    if ok == false then
+      error(err, 2)
+    end
+    return ok
   end
 
   function skynet.redirect(dest, source, typename, session, msg, sz)
@@ -29,8 +33,9 @@ return function(skynet, inner)
     inner.check_callable()
     local p = proto[typename]
     local session = inner.gen_session()
-    if not core_send(addr, p.id, session, msg) then
-      error("call to invalid address " .. skynet.address(addr), 2)
+    local ok, err = core_send(addr, p.id, session, msg)
+    if not ok then
+      error(err or ("call to invalid address " .. skynet.address(addr)), 2)
     end
     local ret = inner.yield_call(addr, session)
     return ret, ret and #ret or 0
@@ -73,7 +78,13 @@ return function(skynet, inner)
       used = true
       unresponse[response] = nil
       if ok then
-        return core_send(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
+        local sent, err = core_send(address, PTYPE_RESPONSE, session, pack(...))
+        if sent == false then
+          -- Not sent: the caller still waits, and is answered with the error.
+          core_send(address, PTYPE_ERROR, session, err)
+          error(err, 2)
+        end
+        return sent ~= nil
       end
       return core_send(address, PTYPE_ERROR, session, tostring((...) or "")) ~= nil
     end

@@ -1,0 +1,1 @@
+"""The tools: the ``skylet`` command line, the console client, the bench runner."""
