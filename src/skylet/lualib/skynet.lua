@@ -47,6 +47,14 @@ local inner
 -- and the rarer API (skynet.response, skynet.now, skynet.task, ...: about a
 -- fifth of skynet.lua) with the first read of a field skynet lacks.
 local extra_loaded = false
+local LAZY = {}
+for _, k in ipairs { "request", "trace_timeout", "task", "uniqtask", "killthread", "term",
+  "context", "endless", "pcall" } do
+  LAZY[k] = "skylet.skynet_threads"
+end
+for _, k in ipairs { "trace", "tracetag", "traceproto", "tracecall", "tracelog" } do
+  LAZY[k] = "skylet.skynet_trace"
+end
 setmetatable(skynet, { __index = function(t, k)
   if k == "cache" then
     local cache = require "skynet.codecache"
@@ -56,6 +64,15 @@ setmetatable(skynet, { __index = function(t, k)
   if not extra_loaded then
     require "skylet.skynet_extra"(skynet, inner)
     extra_loaded = true -- only now: a load that failed (out of memory) is retried
+    local v = rawget(t, k)
+    if v ~= nil then
+      return v
+    end
+  end
+  -- Rarer still: the coroutine API (request, killthread, ...) and tracing.
+  local module = LAZY[k]
+  if module and not package.loaded[module] then
+    require(module)(skynet, inner)
     return rawget(t, k)
   end
 end })
@@ -649,9 +666,8 @@ inner = {
   -- Turns the trace hooks on (skylet.skynet_extra owns the tracing code).
   enable_trace = function()
     if not tracing then
-      if not extra_loaded then
-        require "skylet.skynet_extra"(skynet, inner)
-        extra_loaded = true
+      if not package.loaded["skylet.skynet_trace"] then
+        require "skylet.skynet_trace"(skynet, inner)
       end
       tracelog = inner.tracelog
       tracing = true

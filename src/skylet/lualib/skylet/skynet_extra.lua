@@ -159,7 +159,4 @@ return function(skynet, inner)
     end
     return assert(skynet.call(".service", "lua", "QUERY", global, ...))
   end
-
-  require "skylet.skynet_threads"(skynet, inner)
-  require "skylet.skynet_trace"(skynet, inner)
 end
