@@ -5,6 +5,7 @@ harbor = 0
 start = "main"
 luaservice = "./config/demo/?.lua"
 lua_path = "./config/demo/?.lua"
+pyservice = "./config/demo/?.py"      -- Python services (the leaderboard)
 -- Keys of your own are readable with skynet.getenv.
 demo_host = "127.0.0.1" -- where the gate listens
 demo_port = 8888        -- 0: let the OS pick a free port

@@ -113,7 +113,11 @@ function command.ERROR(address, reason)
   return NORET
 end
 
-function command.LAUNCHOK(address)
+function command.LAUNCHOK(address, line)
+  -- A Python service says what it runs ("python NAME ARGS (module M, class C)").
+  if type(line) == "string" and services[address] then
+    services[address] = line
+  end
   local response = instance[address]
   if response then
     response(true, address)

@@ -45,14 +45,20 @@ local function waitfor(name, func, ...)
   return NORET
 end
 
+-- A snax service is known as "snaxd.NAME".
 function cmd.LAUNCH(name, ...)
   if name == "snaxd" then
-    error("snax is not supported by skylet", 0)
+    local snax = require "skynet.snax"
+    local subname = ...
+    return waitfor("snaxd." .. subname, snax.rawnewservice, subname, select(2, ...))
   end
   return waitfor(name, skynet.newservice, name, ...)
 end
 
-function cmd.QUERY(name)
+function cmd.QUERY(name, subname)
+  if name == "snaxd" then
+    return waitfor("snaxd." .. subname)
+  end
   return waitfor(name)
 end
 

@@ -12,6 +12,9 @@ import pytest
 
 import skylet
 
+# pytester: tests/testing/test_pytest_kit.py tries the pytest kit on throwaway projects.
+pytest_plugins = ["pytester"]
+
 SERVICES = Path(__file__).parent / "services"
 #: Run the node-based tests on N worker threads (e.g. SKYLET_TEST_THREADS=4).
 THREADS = os.environ.get("SKYLET_TEST_THREADS")

@@ -67,6 +67,19 @@ def test_crash_attacks_are_refused_and_the_process_survives(threads: int, tmp_pa
     assert result.stdout.rstrip().endswith("ATTACKS DONE")
 
 
+def test_finalizers_calling_the_node_as_vms_close_do_not_crash(
+    threads: int, tmp_path: Path
+) -> None:
+    """A Lua __gc that calls send/command while its VM closes (killed, or the node stopping)."""
+    config = tmp_path / "finalizers.lua"
+    config.write_text(
+        f'start = "finalizer_main"\nthread = {threads}\nluaservice = "{HOSTILE}/?.lua"\n'
+    )
+    result = run_process(config)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "FINALIZERS ARMED" in result.stdout
+
+
 async def test_nothing_reachable_gives_a_loader_a_host_metatable_or_a_python_object(
     hostile: skylet.Node,
 ) -> None:

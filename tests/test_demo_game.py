@@ -1,4 +1,9 @@
-"""The demo game server (config/demo.lua) and examples/client.py, over real TCP."""
+"""The demo game server (config/demo.lua) and examples/client.py, over real TCP.
+
+Written with skylet's pytest kit (the ``skylet_node`` fixture), as a user's
+project would test its own services: no node plumbing, virtual time, and the
+node's log attached to the report of a test that fails.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,10 @@ from pathlib import Path
 import pytest
 import trio
 
-import skylet
+from skylet.testing import NodeStarter
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def demo_config(tmp_path: Path, **keys: object) -> Path:
-    """The demo config with some keys (booleans, numbers) overridden; port 0: the OS picks."""
-    lines = [f'include "{ROOT / "config" / "demo.lua"}"', "demo_port = 0"]
-    lines += [f"{key} = {str(value).lower()}" for key, value in keys.items()]
-    path = tmp_path / "demo.lua"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+DEMO = ROOT / "config" / "demo.lua"
 
 
 @pytest.fixture(autouse=True)
@@ -30,37 +27,50 @@ def in_repository_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # the demo's paths are relative, as skynet's are
 
 
-async def test_scripted_demo_plays_over_tcp_and_exits(tmp_path: Path) -> None:
-    lines: list[str] = []
-    node = skylet.Node(demo_config(tmp_path, demo_exit=True), log=lines.append)
-    with trio.fail_after(20):
-        assert await node.run() == 0
-    log = "\n".join(lines)
+async def test_scripted_demo_plays_over_tcp_and_exits(skylet_node: NodeStarter) -> None:
+    node = await skylet_node(DEMO, demo_port=0, demo_exit=True)
+    assert await node.wait_stopped() == 0  # main's skynet.abort()
+    log = "\n".join(node.log_lines)
     assert re.search(r"demo: game server listening on 127\.0\.0\.1:\d+", log)
     assert log.count("watchdog: client") >= 3
     for hero in ("hero1", "hero2", "hero3"):
         assert f"{hero}> join {hero}  =>  welcome {hero}" in log
         assert f"{hero}> say hello from {hero}  =>  said to 3 players" in log
     assert "demo: 3 players online, total score 18" in log
+    assert "demo: leaderboard hero1 6, hero2 6, hero3 6" in log
     assert log.rstrip().endswith("demo: done")
 
 
-async def test_example_client_plays_against_the_demo(tmp_path: Path) -> None:
-    lines: list[str] = []
-    config = demo_config(tmp_path, demo_players=0)
-    async with skylet.open_node(config, log=lines.append):
-        listening = re.search(r"listening on 127\.0\.0\.1:(\d+)", "\n".join(lines))
-        assert listening is not None
-        port = int(listening.group(1))
-        commands = ["join ann", "score 5", "score 2", "say hi", "nonsense", "stats", "quit"]
-        client = [sys.executable, str(ROOT / "examples" / "client.py"), "127.0.0.1", str(port)]
-        with trio.fail_after(20):
-            done = await trio.run_process(
-                [*client, *commands],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
+async def test_the_python_leaderboard_ranks_what_the_lua_world_reports(
+    skylet_node: NodeStarter,
+) -> None:
+    node = await skylet_node(DEMO, demo_port=0, demo_players=0)
+    # The world takes the caller's address as the player: here, the test.
+    assert await node.call(".world", "lua", "join", "ann") == 1
+    assert await node.call(".world", "lua", "score", 4) == 4
+    assert await node.call(".world", "lua", "score", 3) == 7
+    leaderboard = await node.call(".service", "lua", "QUERY", "leaderboard")
+    await node.wait_idle()  # the world's reports are sends: let them land
+    assert await node.call(leaderboard, "lua", "top", 3) == [{"name": "ann", "score": 7}]
+    await node.call(leaderboard, "lua", "record", "bob", 9)
+    assert await node.call(leaderboard, "lua", "top", 1) == [{"name": "bob", "score": 9}]
+    listed = await node.call(".launcher", "lua", "LIST")
+    assert listed[f":{leaderboard:08x}"].endswith(
+        "(module ./config/demo/leaderboard.py, class Leaderboard)"
+    )
+
+
+async def test_example_client_plays_against_the_demo(skylet_node: NodeStarter) -> None:
+    node = await skylet_node(DEMO, demo_port=0, demo_players=0)
+    listening = re.search(r"listening on 127\.0\.0\.1:(\d+)", "\n".join(node.log_lines))
+    assert listening is not None
+    port = int(listening.group(1))
+    commands = ["join ann", "score 5", "score 2", "say hi", "nonsense", "stats", "quit"]
+    client = [sys.executable, str(ROOT / "examples" / "client.py"), "127.0.0.1", str(port)]
+    # In a thread with a real-time timeout: the test's clock is virtual.
+    done = await trio.to_thread.run_sync(
+        lambda: subprocess.run([*client, *commands], capture_output=True, timeout=20, check=False)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines() == [
         "welcome ann, 1 online",

@@ -18,7 +18,7 @@ PACKAGE = SRC / "skylet"
 #: Modules that know the node; the lower layers must not import them.
 NODE_MODULES = {"skylet._core._node", "skylet._core._commands"}
 #: Layers below the node: the Lua side and the network.
-LOWER_LAYERS = ("skylet._lua", "skylet._net")
+LOWER_LAYERS = ("skylet._lua", "skylet._net", "skylet._libs")
 #: All the lower layers may use of the core: its leaf modules.
 CORE_BASICS = {
     "skylet._core",

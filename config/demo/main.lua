@@ -26,6 +26,11 @@ local function play(host, port)
   end
   local online, score = skynet.call(".world", "lua", "stats")
   skynet.error(format("demo: %d players online, total score %d", online, score))
+  local best = {}
+  for i, entry in ipairs(skynet.call(skynet.queryservice("leaderboard"), "lua", "top", 3)) do
+    best[i] = format("%s %d", entry.name, entry.score)
+  end
+  skynet.error("demo: leaderboard " .. table.concat(best, ", "))
   for i = 1, count do
     skynet.call(bots[i], "lua", "quit")
   end

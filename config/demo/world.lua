@@ -6,6 +6,7 @@ local util = require "util"
 
 local players = {} -- agent address -> { name =, score = }
 local total = 0    -- every point scored, including by players who left
+local leaderboard  -- a Python service (config/demo/leaderboard.py)
 local CMD = {}
 
 function CMD.join(agent, name)
@@ -26,6 +27,7 @@ function CMD.score(agent, points)
   local p = assert(players[agent], "not joined")
   p.score = p.score + points
   total = total + points
+  skynet.send(leaderboard, "lua", "record", p.name, p.score)
   return p.score
 end
 
@@ -44,6 +46,7 @@ function CMD.stats()
 end
 
 skynet.start(function()
+  leaderboard = skynet.uniqueservice("leaderboard")
   skynet.dispatch("lua", function(session, source, cmd, ...)
     local f = assert(CMD[cmd], "unknown command")
     if cmd == "leave" then

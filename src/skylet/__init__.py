@@ -12,6 +12,7 @@ from ._core._errors import (
 from ._core._inject import InjectResult
 from ._core._node import Node, open_node
 from ._lua._codecache import CodeCache, CodeCacheMode, CodeCacheStats
+from ._pyservice._base import Service
 
 __all__ = [
     "CallError",
@@ -23,6 +24,7 @@ __all__ = [
     "LaunchError",
     "Node",
     "NodeStopped",
+    "Service",
     "ServiceNotFound",
     "SkyletError",
     "load_config",

@@ -108,6 +108,42 @@ async def test_packets_reach_the_agent_and_come_back(gate: Any) -> None:
     assert fd > 0
 
 
+async def test_more_than_a_read_window_flows_through(gate: Any) -> None:
+    # netpack consumes everything it is given, so it gives the node its read
+    # credit back; without that the connection would stall at 256 KiB.
+    node, watchdog, port, _ = gate
+    client = await connect(port)
+    await node.call(watchdog, "lua", "event")
+    packets = [bytes([i % 256]) * 60000 for i in range(20)]  # 1.2 MB
+
+    async def receive_all() -> None:
+        for packet in packets:
+            assert await client.receive() == packet
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive_all)
+            await client.send(*packets)
+
+
+async def test_a_blocking_handler_does_not_hold_up_or_break_framing() -> None:
+    # One read brings "slow" (the handler sleeps), "a" and half of "b"; the
+    # next read the other half. The packets after "slow" are dispatched
+    # meanwhile, and "b" is put together from both reads.
+    config = {"luaservice": f"{SERVICES}/?.lua"}
+    async with skylet.open_node(config) as node:
+        gate = await node.newservice("slow_gate")
+        port = await node.call(gate, "lua", "open", {"address": "127.0.0.1", "port": 0})
+        client = await connect(port)
+        data = frame(b"slow") + frame(b"a") + frame(b"bbbb")
+        await client.stream.send_all(data[:-2])
+        await trio.testing.wait_all_tasks_blocked(0.01)
+        await client.stream.send_all(data[-2:])
+        with trio.fail_after(5):
+            got = [await client.receive() for _ in range(3)]
+        assert got == [b"a", b"bbbb", b"slow"]
+
+
 async def test_a_packet_split_across_writes_is_reassembled(gate: Any) -> None:
     node, watchdog, port, _ = gate
     client = await connect(port)

@@ -367,6 +367,19 @@ async def test_normal_writes_overtake_queued_low_priority_writes() -> None:
     assert data.endswith(b"aHIGHLOW")
 
 
+async def test_a_low_priority_write_begun_finishes_before_a_normal_one() -> None:
+    # the kernel took the start of the lwrite at once: "HIGH" must not land
+    # inside it (it did: the cluster's multi-part messages broke on it)
+    async with running(socket_send_buffer_limit=64 * 1024 * 1024) as node:
+        addr, port = await lab(node, "lowbegun")
+        stream = await connect(port)
+        _, queued = await node.call(addr, "lua", "result")
+        assert 0 < queued < 20 * 1024 * 1024  # begun, not finished
+        data = await receive_all(stream)
+    assert len(data) == 20 * 1024 * 1024 + 4
+    assert data.endswith(b"aHIGH")
+
+
 async def test_socket_limit_closes_a_connection_buffering_too_much_unread(node: Any) -> None:
     addr, port = await lab(node, "limited")
     stream = await connect(port)

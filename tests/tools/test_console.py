@@ -11,61 +11,17 @@ import pytest
 import trio
 
 import skylet
+from console_support import connect, console_port, run_cli
 from hotfix_support import SERVICES, hotfix_node
-from skylet._tools import _cli, _console_client
+from skylet._tools import _console_client
 
 FIXES = SERVICES / "fixes"
-
-
-class Console:
-    """A raw TCP client of the console, reading lines as a user's tool would."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    async def readline(self) -> str | None:
-        while b"\n" not in self.buffer:
-            data = await self.stream.receive_some(4096)
-            if not data:
-                return None
-            self.buffer += data
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode()
-
-    async def command(self, line: str) -> list[str]:
-        await self.stream.send_all(line.encode() + b"\r\n")
-        answer = []
-        while True:
-            got = await self.readline()
-            assert got is not None, f"console closed during {line!r}: {answer}"
-            answer.append(got)
-            if got in ("<CMD OK>", "<CMD Error>"):
-                return answer
-
-
-async def console_port(node: skylet.Node) -> int:
-    for address, line in (await node.call(".launcher", "lua", "LIST")).items():
-        if line.split()[1] == "debug_console":
-            host, port = await node.call(address, "lua", "address")
-            assert host == "127.0.0.1"
-            return int(port)
-    raise AssertionError("no debug_console running")
 
 
 @asynccontextmanager
 async def console_node(**config: object) -> AsyncIterator[tuple[skylet.Node, int]]:
     async with hotfix_node(debug_console=0, **config) as node:
         yield node, await console_port(node)
-
-
-@asynccontextmanager
-async def connect(port: int) -> AsyncIterator[Console]:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        console = Console(stream)
-        assert await console.readline() == "Welcome to skylet console"
-        yield console
 
 
 async def test_console_over_tcp_lists_injects_and_frames_answers() -> None:
@@ -155,10 +111,6 @@ async def test_a_bad_port_is_a_one_line_launch_error() -> None:
 
 
 # ----- the CLI -----
-
-
-async def run_cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(_cli.main, list(argv))
 
 
 async def test_skylet_inject_by_service_name(capsys: pytest.CaptureFixture[str]) -> None:

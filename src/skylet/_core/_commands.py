@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import lupa.lua54 as lupa
 
+from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
+from .._net._udp_ops import resolve as _resolve_host
 from . import _ptype as ptypes
 from . import _servicelog as servicelog
 from ._errors import SkyletError
@@ -43,6 +45,7 @@ from ._paths import search
 from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Service
+from ._sproto_slots import SprotoSlots, sproto_command
 from ._workers import ThreadedScheduler
 
 if TYPE_CHECKING:
@@ -66,6 +69,7 @@ class Node(Protocol):
     logger: Logger
     codecache: CodeCache
     functions: FunctionStore
+    sproto_slots: SprotoSlots
     sockets: SocketServer
     lua_path: str
     luaservice: str
@@ -156,6 +160,8 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -222,6 +228,8 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
         if msg.__class__ not in PAYLOAD_CLASSES:
             return payload_error(msg)
+        if service.dead:  # a finalizer of its closing VM
+            return False, b"send: this service is gone"
         if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
             return _bad_send(dest, ptype, session)
         try:
@@ -256,6 +264,8 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
     """
 
     def command(name: Any = None, *args: Any) -> Any:
+        if service.dead and name != b"CHECK":  # a finalizer of its closing VM
+            return False, b"this service is gone"
         try:
             handler = COMMANDS.get(name) if name.__class__ is bytes else None
             if handler is None:
@@ -562,8 +572,16 @@ def _check(node: Node, service: Service) -> tuple[bytes | None, bool]:
     return why, False
 
 
+def _sproto(node: Node, service: Service, op: Any = None, *args: Any) -> Any:
+    return sproto_command(node.sproto_slots, op, *args)
+
+
 def _socket(node: Node, service: Service, op: bytes, *args: Any) -> Any:
     return node.sockets.request(service, op, args)
+
+
+def _resolve(node: Node, service: Service, host: Any) -> Any:
+    return _resolve_host(host)
 
 
 def _booted(node: Node, service: Service, ok: bool, error: Any = None) -> None:
@@ -621,4 +639,7 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"DUMPFUNC": _dumpfunc,
     b"LOADFUNC": _loadfunc,
     b"SOCKET": _socket,
+    b"RESOLVE": _resolve,
+    b"SPROTO": _sproto,
 }
+COMMANDS.update(LIB_COMMANDS)  # skynet's service libraries (skylet._libs)

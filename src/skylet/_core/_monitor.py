@@ -10,7 +10,7 @@ flagged and the hook raises at its next check.
 A handler can swallow that error (a ``pcall`` inside the loop). So while the
 same message still runs and has met its last interrupt (a stalled thread or a
 long C call has not: it is left alone until it runs), the monitor interrupts
-again at each look (every ``period``, at most a second), and after
+again once ``grace`` has passed (``runaway_timeout``, at most a second), and after
 ``STRIKES`` interrupts it dooms the service: every Lua instruction it runs
 raises from then on, so the message unwinds through every ``pcall`` up to
 the dispatcher, which retires the service (its callers get errors) as if it
@@ -66,6 +66,9 @@ class Monitor:
         self._logger = logger
         #: Seconds between two looks at the scheduler (read at every look).
         self.period = min(1.0, timeout / 4) if timeout > 0 else 1.0
+        #: Seconds between two interrupts of one message: time for an error
+        #: that was not swallowed to unwind, even on a loaded machine.
+        self.grace = min(1.0, timeout)
         #: Seconds one message runs before skynet's endless-loop warning.
         self.endless_after = ENDLESS_AFTER
         self._stop = threading.Event()
@@ -112,8 +115,8 @@ class Monitor:
                     self._logger.log(service.handle, why)
                     interrupt(service, why)
                     seen[index] = (version, now, 1)
-                elif strikes and not taken(service):
-                    continue  # the last interrupt has not reached running Lua yet
+                elif strikes and (now - since < max(self.grace, self.period) or not taken(service)):
+                    continue  # too soon, or the last interrupt has not reached running Lua
                 elif 0 < strikes < STRIKES:
                     why = (
                         f"service {service.address} interrupted again: the message goes on "
@@ -121,7 +124,7 @@ class Monitor:
                     )
                     self._logger.log(service.handle, why)
                     interrupt(service, why)
-                    seen[index] = (version, since, strikes + 1)
+                    seen[index] = (version, now, strikes + 1)
                 elif strikes == STRIKES:
                     why = (
                         f"service {service.address} killed: its message went on after "

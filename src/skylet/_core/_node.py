@@ -16,10 +16,12 @@ from lupa.lua54 import LuaError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
+from .._lua._sproto_accel import choose_sproto
 from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
 from .._net._socket_ops import OPS, QUEUED_OPS
 from .._net._sockets import SocketServer
+from .._pyservice._manager import PythonServices
 from . import _ptype as ptypes
 from . import _servicelog as servicelog
 from . import _settings as settings
@@ -38,6 +40,7 @@ from ._registry import Registry
 from ._scheduler import Scheduler
 from ._service import Message, Service
 from ._settings import check_settings
+from ._sproto_slots import SprotoSlots
 from ._timers import Timers, ticks_at
 from ._workers import ThreadedScheduler
 
@@ -93,6 +96,10 @@ class Node:
         self.watchdog_path = choose_watchdog(
             self.config.get("runaway_check"), lambda m: self.logger.log(0, m)
         )
+        #: The C sproto core each VM loads at boot (config ``sproto_core``), or None.
+        self.sproto_path = choose_sproto(
+            self.config.get("sproto_core"), lambda m: self.logger.log(0, m)
+        )
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)
@@ -120,6 +127,11 @@ class Node:
         self.globalnames = GlobalNames(self)
         #: skynet.monitor: the service told (a client message) of every exit.
         self.monitor_exit = 0
+        #: Schema bundles sprotoloader shares between services, by slot.
+        self.sproto_slots = SprotoSlots()
+        #: Python services (config ``pyservice``), or None.
+        pyservice = self.config.get("pyservice")
+        self.pyservices = PythonServices(self, str(pyservice)) if pyservice else None
         #: (caller, session) -> callee, for every request not answered yet.
         self.pending: dict[tuple[int, int], Service] = {}
         self.starttime = int(time.time())
@@ -156,6 +168,8 @@ class Node:
                 nursery.start_soon(self.timers.run)
                 await nursery.start(self.sockets.run)
                 self.monitor.start()
+                if self.pyservices is not None:
+                    await nursery.start(self.pyservices.run)
                 self._host = self._new_host()
                 _, bootstrap = str(self.config["bootstrap"]).split(None, 1)
                 try:
@@ -177,6 +191,7 @@ class Node:
             self._fail_host_calls()
             for service in list(self.registry.services.values()):
                 servicelog.logoff(service)  # console `logon` files
+            self._close_vms()
             self.logger.close()
         if not ok:
             raise LaunchError(failure or "boot failed")
@@ -229,7 +244,10 @@ class Node:
         service.in_queue = True
         self.registry.add(service)
         try:
-            boot_service(self, service, make_send(self, service), make_command(self, service))
+            if self.pyservices is not None and (found := self.pyservices.find(name)):
+                self.pyservices.boot(service, found)  # Lua files win: found is None
+            else:
+                boot_service(self, service, make_send(self, service), make_command(self, service))
         except LaunchError:
             self.retire(service, "failed to launch")
             raise
@@ -278,8 +296,22 @@ class Node:
         servicelog.logoff(service)
         if self.monitor_exit and self.monitor_exit != service.handle:
             self._answer_client(self.monitor_exit, service.handle)
-        service.dispatch = None
-        service.runtime = None
+        if self.pyservices is not None:
+            self.pyservices.retired(service)
+        _close_vm(service)
+
+    def _close_vms(self) -> None:
+        # Close every VM now, while Python is whole: a VM closed later (by the
+        # garbage collector, at interpreter exit) runs its Lua finalizers,
+        # which may call the node's entry points, when lupa can no longer take
+        # the call (that crashed the process).
+        with self.scheduler.lock:
+            services = list(self.registry.services.values())
+            for service in services:
+                service.dead = True
+                service.mailbox.clear()
+        for service in services:
+            _close_vm(service)
 
     def _answer_error(self, dest: int, session: int, source: int, message: bytes) -> None:
         target = self.registry.services.get(dest)
@@ -520,6 +552,17 @@ class _Reply:
         self.event = trio.Event()
         self.ptype = 0
         self.msg: Any = None
+
+
+def _close_vm(service: Service) -> None:
+    """Let go of a dead service's VM; with the last reference, Lua closes it.
+
+    Its finalizers may still call ``send``/``command``: those refuse a dead
+    service.
+    """
+    service.dispatch = None
+    service.bytecode = None
+    service.runtime = None
 
 
 def _opt_str(value: ConfigValue | None) -> str | None:

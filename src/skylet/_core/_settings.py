@@ -5,7 +5,7 @@ the keys below steer the node, so a wrong one must stop it before it starts,
 with one line naming the key and the value (:class:`ConfigError`, exit
 status 2 from the CLI). As in skynet, a number may be written as a string
 (``thread = "2"``). Keys that other modules check where they are used
-(``msgpack``, ``runaway_check``, ``codecache``, ``codecache_reload``, the
+(``msgpack``, ``sproto_core``, ``runaway_check``, ``codecache``, ``codecache_reload``, the
 socket buffer limits) are not repeated here.
 """
 
@@ -114,10 +114,13 @@ CHECKS: dict[str, Callable[[Value], str | None]] = {
     "start": _text,
     "luaservice": _search_path,
     "lua_path": _search_path,
+    "pyservice": _search_path,
     "logger": _file_or_off,
     "debug_console": _endpoint,
     "debug_console_address": _text,
     "debug_console_public": _flag,
+    "cluster": _text,
+    "cluster_call_timeout": _seconds,
 }
 
 

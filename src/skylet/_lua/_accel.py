@@ -25,6 +25,8 @@ from ._luabind import HERE, bind_lua_api, choose_library, find_extension
 
 #: Name of the entry point the boot chunk passes to ``package.loadlib``.
 ENTRY = "luaopen_skylet_cmsgpack"
+#: The cluster's skynet.pack codec in the same library (``skylet.cseri``).
+SERI_ENTRY = "luaopen_skylet_cseri"
 
 
 def _find_library() -> Path | None:
@@ -32,8 +34,14 @@ def _find_library() -> Path | None:
 
 
 def _bind(path: Path) -> None:
-    """Load the codec and point its Lua API table at lupa's Lua 5.4."""
-    bind_lua_api(ctypes.CDLL(str(path)), "skylet_cmsgpack")  # ctypes never closes it
+    """Load the codec and point its Lua API table at lupa's Lua 5.4.
+
+    The library also holds the cluster's skynet.pack codec (``_lseri.c``,
+    ``luaopen_skylet_cseri``), bound here too.
+    """
+    library = ctypes.CDLL(str(path))  # ctypes never closes it
+    bind_lua_api(library, "skylet_cmsgpack")
+    bind_lua_api(library, "skylet_cseri")
 
 
 def open_in(runtime: Any, path: str) -> Any:
@@ -66,6 +74,20 @@ def _self_test(path: str) -> None:
     )
     if check(module) is not True:
         raise OSError("self-test failed: the codec does not round-trip")
+    seri = runtime.eval("package.loadlib")(path.encode(), SERI_ENTRY.encode())()
+    check = runtime.eval(
+        r"""function(seri)
+            local msg = seri.pack("move", {7, x = 1.5}, nil, -200)
+            local want = "\x24move\x0e\x0a\x07\x0cx\x42\0\0\0\0\0\0\xf8\x3f\0"
+            if msg ~= want .. "\0\x22\x38\xff\xff\xff" then
+                return false
+            end
+            local a, b, c, d = seri.unpack(msg)
+            return a == "move" and b[1] == 7 and b.x == 1.5 and c == nil and d == -200
+        end"""
+    )
+    if check(seri) is not True:
+        raise OSError("self-test failed: the skynet.pack codec does not round-trip")
 
 
 @functools.cache

@@ -48,6 +48,9 @@ class VMHost(Protocol):
     def watchdog_path(self) -> bytes | None: ...
 
     @property
+    def sproto_path(self) -> bytes | None: ...
+
+    @property
     def scheduler(self) -> Running: ...
 
     @property
@@ -118,6 +121,7 @@ def boot_service(
                 service.args.encode(),
                 node.codec_path,
                 node.watchdog_path,
+                node.sproto_path,
             )
     except lupa.LuaError as exc:
         text = str(exc)

@@ -28,6 +28,8 @@ from ._tcp import (
     reason,
     text,
 )
+from ._udp import UdpSocket
+from ._udp_ops import UDP_OPS, send_datagram
 
 if TYPE_CHECKING:
     from ._sockets import SocketServer
@@ -106,6 +108,8 @@ def start(server: SocketServer, caller: int, sid: Any) -> Any:
     stash, sock.stash = sock.stash, []
     for event, ud, data in stash:
         server.emit(sock, event, ud, data)
+    if isinstance(sock, UdpSocket):
+        return True  # reads from creation
     if isinstance(sock, Listener):
         if not sock.accepting:
             sock.accepting = True
@@ -155,6 +159,8 @@ def ack(server: SocketServer, caller: int, sid: Any, consumed: Any, want: Any = 
 
 def send(server: SocketServer, caller: int, sid: Any, data: Any, low: bool = False) -> bool:
     conn = server.get(sid)
+    if isinstance(conn, UdpSocket):  # to the address of udp_connect / udp_dial
+        return not conn.closed and send_datagram(server, conn, data, conn.peer)
     if not isinstance(conn, Connection) or conn.closing or conn.closed:
         return False
     if not isinstance(data, bytes):
@@ -170,7 +176,9 @@ def send(server: SocketServer, caller: int, sid: Any, data: Any, low: bool = Fal
         server.count_write(conn, sent)
         if sent == len(data):
             return True
-        conn.queue(memoryview(data)[sent:], low)
+        # A low-priority buffer the kernel has begun must finish first: its
+        # rest is queued as normal priority.
+        conn.queue(memoryview(data)[sent:], low and sent == 0)
     else:
         conn.queue(data, low)
     if conn.wbuffer > server.send_limit:
@@ -247,7 +255,9 @@ async def _open_tcp(host: str, port: int) -> socket.socket:
 
 
 #: Operations a thread other than trio's does not wait for (see SocketServer.request).
-QUEUED_OPS = frozenset((b"send", b"lsend", b"close", b"shutdown", b"pause", b"abandon", b"nodelay"))
+QUEUED_OPS = frozenset(
+    (b"send", b"lsend", b"close", b"shutdown", b"pause", b"abandon", b"nodelay", b"udp_send")
+)
 
 OPS: dict[bytes, Callable[..., Any]] = {
     b"listen": listen,
@@ -263,4 +273,5 @@ OPS: dict[bytes, Callable[..., Any]] = {
     b"nodelay": nodelay,
     b"sendbuffer": sendbuffer,
     b"info": info,
+    **UDP_OPS,
 }

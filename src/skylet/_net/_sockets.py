@@ -58,6 +58,7 @@ from ._tcp import (
     reason,
     text,
 )
+from ._udp import UDP, UDP_STASH, UdpSocket
 
 #: Config ``socket_send_buffer_limit``: bytes queued for one connection
 #: before it is closed (a peer that does not read).
@@ -105,7 +106,7 @@ class SocketServer:
         self.deliver = deliver
         self.send_limit = _size(config, "socket_send_buffer_limit", DEFAULT_SEND_LIMIT)
         self.read_window = _size(config, "socket_read_buffer_limit", DEFAULT_READ_WINDOW)
-        self.sockets: dict[int, Socket] = {}
+        self.sockets: dict[int, Socket | UdpSocket] = {}
         self.owned: dict[int, set[int]] = {}
         self._last_id = 0
         self._nursery: trio.Nursery | None = None
@@ -160,9 +161,11 @@ class SocketServer:
 
     def _would_accept(self, op: bytes, args: tuple[Any, ...]) -> bool | None:
         """What a queued send will most likely answer (the socket may close meanwhile)."""
-        if op not in (b"send", b"lsend"):
+        if op not in (b"send", b"lsend", b"udp_send"):
             return None
         conn = self.get(args[0]) if args else None
+        if isinstance(conn, UdpSocket):
+            return not conn.closed
         return isinstance(conn, Connection) and not (conn.closing or conn.closed)
 
     # ----- ids and owners -----
@@ -171,12 +174,12 @@ class SocketServer:
         self._last_id += 1
         return self._last_id
 
-    def add(self, sock: Socket) -> None:
+    def add(self, sock: Socket | UdpSocket) -> None:
         self.sockets[sock.id] = sock
         if sock.owner:
             self.owned.setdefault(sock.owner, set()).add(sock.id)
 
-    def set_owner(self, sock: Socket, owner: int) -> None:
+    def set_owner(self, sock: Socket | UdpSocket, owner: int) -> None:
         if sock.owner == owner:
             return
         if sock.owner:
@@ -189,7 +192,7 @@ class SocketServer:
         if owner:
             self.owned.setdefault(owner, set()).add(sock.id)
 
-    def get(self, sid: Any) -> Socket | None:
+    def get(self, sid: Any) -> Socket | UdpSocket | None:
         if isinstance(sid, float) and sid.is_integer():
             sid = int(sid)
         return self.sockets.get(sid) if isinstance(sid, int) else None
@@ -234,14 +237,14 @@ class SocketServer:
 
     # ----- events -----
 
-    def emit(self, sock: Socket, event: int, ud: int = 0, data: bytes = b"") -> None:
+    def emit(self, sock: Socket | UdpSocket, event: int, ud: int = 0, data: bytes = b"") -> None:
         if sock.owner == 0:
             sock.stash.append((event, ud, data))
             return
         if not self.deliver(sock.owner, HEADER.pack(event, sock.id, ud) + data):
             self.destroy(sock)  # the owner is gone
 
-    def end(self, sock: Socket, event: int, data: bytes = b"") -> None:
+    def end(self, sock: Socket | UdpSocket, event: int, data: bytes = b"") -> None:
         """Post the one CLOSE or ERROR a socket ever posts."""
         if isinstance(sock, Connection):
             if sock.ended:
@@ -294,6 +297,16 @@ class SocketServer:
     def accept_failed(self, listener: Listener, exc: OSError) -> None:
         self.emit(listener, ERROR, 0, f"accept failed: {reason(exc)}".encode())
 
+    def datagram(self, sock: UdpSocket, data: bytes, sender: bytes) -> None:
+        sock.rtime = self.now()
+        if sock.owner == 0 and len(sock.stash) >= UDP_STASH:
+            return  # nobody owns it (abandoned): keep a bounded backlog, as UDP drops
+        self.emit(sock, UDP, len(data), data + sender)
+
+    def udp_failed(self, sock: UdpSocket, exc: OSError) -> None:
+        self.emit(sock, ERROR, 0, reason(exc).encode())
+        self.destroy(sock)
+
     # ----- closing -----
 
     def _stop_reading(self, conn: Connection) -> None:
@@ -301,12 +314,12 @@ class SocketServer:
         conn.started = False
         conn.read_scope.cancel()
 
-    def destroy(self, sock: Socket) -> None:
+    def destroy(self, sock: Socket | UdpSocket) -> None:
         """Close the fd and forget the id. Idempotent."""
         if sock.closed:
             return
         sock.closed = True
-        if isinstance(sock, Listener):
+        if isinstance(sock, Listener | UdpSocket):
             sock.scope.cancel()
         else:
             self._stop_reading(sock)
@@ -320,8 +333,8 @@ class SocketServer:
         self.sockets.pop(sock.id, None)
         self.set_owner(sock, 0)
 
-    def close(self, sock: Socket, graceful: bool) -> None:
-        if isinstance(sock, Listener):
+    def close(self, sock: Socket | UdpSocket, graceful: bool) -> None:
+        if isinstance(sock, Listener | UdpSocket):
             self.emit(sock, CLOSE)
             self.destroy(sock)
             return

@@ -116,6 +116,16 @@ local function log(msg)
   command("LOG", msg)
 end
 
+-- The skynet thread (the coroutine skynet.lua resumed) that runs now. A
+-- handler may run nested coroutines (skynet.coroutine); a wait inside one is
+-- still the skynet thread's wait, and skynet.ret answers its request.
+local running_thread
+
+local function resume_thread(co, ...)
+  running_thread = co
+  return coroutine_resume(co, ...)
+end
+
 ----- coroutines -----
 
 local coroutine_pool = setmetatable({}, { __mode = "kv" })
@@ -179,7 +189,7 @@ local function dispatch_wakeup()
       if tracing and session_coroutine_tracetag[co] then
         tracelog(session_coroutine_tracetag[co], "resume")
       end
-      suspend(co, coroutine_resume(co, false, "BREAK", session))
+      suspend(co, resume_thread(co, false, "BREAK", session))
     end
   end
   -- Calls skynet.term gave up on fail now, one by one, as skynet does.
@@ -189,7 +199,7 @@ local function dispatch_wakeup()
     session_id_coroutine[session] = nil
     watching_session[session] = nil
     if type(co) == "thread" then
-      suspend(co, coroutine_resume(co, false, "call terminated (skynet.term)", session))
+      suspend(co, resume_thread(co, false, "call terminated (skynet.term)", session))
     end
     session = table.remove(error_queue, 1)
   end
@@ -198,6 +208,7 @@ end
 -- Handles what a coroutine did when it gave control back.
 function suspend(co, ok, what)
   if not ok then
+    running_thread = nil -- a dead coroutine's stack may hold much: let it go
     -- The coroutine died with an error: answer its caller, log the traceback.
     local session = session_coroutine_id[co]
     local source = session_coroutine_address[co]
@@ -220,7 +231,10 @@ function suspend(co, ok, what)
     return
   end
   if what == "QUIT" then
-    coroutine.close(co) -- the exiting coroutine's to-be-closed variables
+    -- skynet.exit: the exiting coroutine's to-be-closed variables close
+    -- while the service can still log, then the node retires it.
+    coroutine.close(co)
+    command("EXIT")
     return "QUIT"
   end
   -- "SUSPEND": waiting for a response, a timer or a wakeup.
@@ -293,7 +307,7 @@ local function raw_dispatch_message(ptype, session, source, msg)
       if tracing and session_coroutine_tracetag[co] then
         tracelog(session_coroutine_tracetag[co], "resume")
       end
-      return suspend(co, coroutine_resume(co, ptype == PTYPE_RESPONSE, msg, session))
+      return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg, session))
     end
     return
   end
@@ -321,9 +335,9 @@ local function raw_dispatch_message(ptype, session, source, msg)
   end
   local unpack = p.unpack
   if unpack then
-    return suspend(co, coroutine_resume(co, session, source, unpack(msg)))
+    return suspend(co, resume_thread(co, session, source, unpack(msg)))
   end
-  return suspend(co, coroutine_resume(co, session, source, msg))
+  return suspend(co, resume_thread(co, session, source, msg))
 end
 
 local function run_forks()
@@ -331,7 +345,7 @@ local function run_forks()
     local co = fork_queue[fork_head]
     fork_queue[fork_head] = nil
     fork_head = fork_head + 1
-    if suspend(co, coroutine_resume(co)) == "QUIT" then
+    if suspend(co, resume_thread(co)) == "QUIT" then
       return "QUIT"
     end
     dispatch_wakeup()
@@ -369,7 +383,7 @@ function skynet.send(addr, typename, ...)
 end
 
 local function yield_call(addr, session)
-  session_id_coroutine[session] = coroutine_running()
+  session_id_coroutine[session] = running_thread
   watching_session[session] = addr
   local ok, msg = coroutine_yield "SUSPEND"
   watching_session[session] = nil
@@ -409,7 +423,7 @@ end
 ----- replying -----
 
 function skynet.ret(msg, sz)
-  local co = coroutine_running()
+  local co = running_thread
   local session = session_coroutine_id[co]
   if session == nil then
     error("No session", 2)
@@ -445,7 +459,7 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-  local co = coroutine_running()
+  local co = running_thread
   if tracing and session_coroutine_tracetag[co] then
     tracelog(session_coroutine_tracetag[co], "sleep", 2)
   end
@@ -541,7 +555,12 @@ local init_funcs = {}
 
 function skynet.init(f, name)
   assert(type(f) == "function")
-  init_funcs[#init_funcs + 1] = f
+  local _, main = coroutine_running()
+  if main then
+    init_funcs[#init_funcs + 1] = f -- run before the start function
+  else
+    require "skynet.require".init(f) -- run once the module being required is loaded
+  end
 end
 
 local function send_dead_errors(reason)
@@ -565,14 +584,13 @@ function skynet.exit()
   skynet.send(".launcher", "lua", "REMOVE", self_handle, false)
   send_dead_errors(format("service %s exited", skynet.address(self_handle)))
   -- Coroutines still waiting close, so their to-be-closed variables run.
-  local running = coroutine_running()
   for _, co in pairs(session_id_coroutine) do
-    if type(co) == "thread" and co ~= running and coroutine_status(co) == "suspended" then
+    if type(co) == "thread" and co ~= running_thread and coroutine_status(co) == "suspended" then
       coroutine.close(co)
     end
   end
-  command("EXIT")
-  coroutine_yield "QUIT"
+  coroutine_yield "QUIT" -- suspend closes this coroutine, then exits
+
 end
 
 function skynet.init_service(start)
@@ -663,7 +681,7 @@ inner = {
   trace_source = trace_source,
   fork_queue = function() return fork_queue, fork_head, fork_tail end,
   set_fork_tail = function(t) fork_tail = t end,
-  -- Turns the trace hooks on (skylet.skynet_extra owns the tracing code).
+  -- Turns the trace hooks on (skylet.skynet_trace owns the tracing code).
   enable_trace = function()
     if not tracing then
       if not package.loaded["skylet.skynet_trace"] then
@@ -673,10 +691,12 @@ inner = {
       tracing = true
     end
   end,
+  running_thread = function() return running_thread end,
+  -- skynet.profile times the skynet threads: it swaps the resume they use.
+  set_resume = function(f) coroutine_resume = f end,
 }
-
--- skylet's own libraries (skynet.harbor, skynet.manager) reach it there.
-core.inner = inner
+-- For skylet's libraries that extend skynet.lua (skynet.profile, ...).
+package.loaded["skylet.inner"] = inner
 
 -- The debug protocol's handlers (skynet.debug) load with the first debug
 -- message: most services never get one, and each module a VM loads costs

@@ -112,6 +112,17 @@ function B.priority(id)
   socket.close(id)
 end
 
+-- an lwrite too big for the kernel (so the kernel took part of it), then a
+-- write: the low-priority buffer begun goes out whole first
+function B.lowbegun(id)
+  socket.start(id)
+  socket.lwrite(id, string.rep("a", 20 * 1024 * 1024))
+  local queued = socket.sendbuffer(id)
+  socket.write(id, "HIGH")
+  report("lowbegun", queued)
+  socket.close(id)
+end
+
 -- at most 1000 bytes buffered unread, then the connection is closed
 function B.limited(id)
   socket.start(id)

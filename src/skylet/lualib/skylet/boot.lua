@@ -2,7 +2,7 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path = ...
+local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -67,11 +67,22 @@ _G.python = nil
 package.loaded.python = nil
 debug.getregistry = nil
 -- The node's C modules, the only native code a VM loads: the msgpack codec
--- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack)
--- and the watchdog (skylet/_lua/_lwatchdog.c; without it, the Lua hook below).
+-- (skylet/_lua/_lmsgpack.c; without it skynet.lua falls back to skylet.msgpack),
+-- the sproto core (skylet/_lua/_lsproto.c; without it sproto.core uses
+-- skylet.sprotocore) and the watchdog (skylet/_lua/_lwatchdog.c; without it,
+-- the Lua hook below).
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
+  -- The same library holds the cluster's skynet.pack codec (skylet.serialize
+  -- picks it). Opened here, as every C function a service reaches must be a
+  -- loaded module's: a few µs and two closures per VM.
+  local ok_seri, seri = pcall(package.loadlib(codec_path, "luaopen_skylet_cseri"))
+  package.loaded["skylet.cseri"] = ok_seri and seri or nil
+end
+if sproto_path then
+  local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))
+  package.loaded["skylet.csproto"] = ok and core or nil
 end
 local watchdog
 if watchdog_path then
@@ -100,13 +111,32 @@ end
 package.searchers = { package.searchers[1], lua_searcher }
 package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
 
+local plain_require = require
 package.loaded["skylet.core"] = {
   send = send,
   command = command,
   handle = handle,
+  require = plain_require,
 }
 -- The loader functions above are sealed at the end of this chunk.
 local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command }
+
+-- skynet's require (skynet.require): a module first required from a
+-- service coroutine runs its skynet.init functions once loaded, and other
+-- coroutines requiring it meanwhile wait. The main chunk's requires are
+-- Lua's own; the module loads on first use.
+local loaded, running = package.loaded, coroutine.running
+function require(name)
+  local m = loaded[name]
+  if m ~= nil then
+    return m
+  end
+  local _, main = running()
+  if main then
+    return plain_require(name)
+  end
+  return plain_require("skynet.require").require(name)
+end
 
 -- A handler that never yields must not freeze the node: the node's monitor
 -- interrupts a service whose current message runs too long.

@@ -9,7 +9,6 @@ return function(skynet, inner)
   local core_send = inner.send
   local proto = inner.proto
   local traceback = debug.traceback
-  local coroutine_running = coroutine.running
   local type, tostring, error = type, tostring, error
   local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 
@@ -50,12 +49,12 @@ return function(skynet, inner)
   ----- answering later -----
 
   function skynet.ignoreret()
-    inner.session_coroutine_id[coroutine_running()] = nil
+    inner.session_coroutine_id[inner.running_thread()] = nil
   end
 
   function skynet.response(pack)
     pack = pack or skynet.pack
-    local co = coroutine_running()
+    local co = inner.running_thread()
     local session_coroutine_id = inner.session_coroutine_id
     local session = session_coroutine_id[co]
     if session == nil then

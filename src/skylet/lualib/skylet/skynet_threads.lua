@@ -11,7 +11,9 @@ return function(skynet, inner)
   local watching_session = inner.watching_session
   local sleep_session = inner.sleep_session
   local traceback = debug.traceback
-  local coroutine_running, coroutine_yield = coroutine.running, coroutine.yield
+  local coroutine_yield = coroutine.yield
+  -- the skynet thread running now (a handler's nested coroutines are part of it)
+  local coroutine_running = inner.running_thread
   local type, tostring, pairs, next, pcall = type, tostring, pairs, next, pcall
   local format, concat = string.format, table.concat
   local tpack, tunpack = table.pack, table.unpack

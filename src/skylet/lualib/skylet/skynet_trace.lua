@@ -12,7 +12,8 @@ return function(skynet, inner)
   local trace_source = inner.trace_source
   local getinfo = debug.getinfo
   local format, concat = string.format, table.concat
-  local coroutine_running = coroutine.running
+  -- the skynet thread running now (a handler's nested coroutines are part of it)
+  local coroutine_running = inner.running_thread
   local PTYPE_TRACE = skynet.PTYPE_TRACE
 
   -- skynet.tracelog(tag, what [, co] [, level]): one trace line, with up to

@@ -1,8 +1,7 @@
 -- skynet.harbor on a single node (skynet's harbor = 0): global names live
 -- in the node itself, there is no other harbor to link or connect to.
 local skynet = require "skynet"
-local core = require "skylet.core"
-local command = core.command
+local command = require "skylet.core".command
 
 local harbor = {}
 
@@ -16,7 +15,7 @@ function harbor.queryname(name)
   if name:byte() == 46 then -- ".", a local name
     return skynet.localname(name)
   end
-  local inner = core.inner
+  local inner = require "skylet.inner"
   inner.check_callable()
   local session = inner.gen_session()
   local handle = command("QUERYNAME", name, session)

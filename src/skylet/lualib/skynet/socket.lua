@@ -16,7 +16,7 @@ local assert, type, error = assert, type, error
 local coroutine_running = coroutine.running
 local format = string.format
 
-local DATA, CONNECT, CLOSE, ACCEPT, ERROR, WARNING = 1, 2, 3, 4, 5, 7
+local DATA, CONNECT, CLOSE, ACCEPT, ERROR, UDP, WARNING = 1, 2, 3, 4, 5, 6, 7
 
 local socket = {}
 local socket_pool = {}    -- id -> socket object of this service
@@ -80,6 +80,12 @@ local function wait_data(s, required)
   suspend(s)
 end
 
+-- More than socket.limit allows is buffered: close (the reader gets false).
+local function overflow(id, size)
+  skynet.error(format("socket buffer overflow: fd=%d size=%d", id, size))
+  driver.close(id)
+end
+
 handlers[DATA] = function(id, ud, data)
   local s = socket_pool[id]
   if s == nil or s.buffer == nil then
@@ -103,11 +109,13 @@ handlers[DATA] = function(id, ud, data)
       s.read_required = nil
       return wakeup(s)
     end
+    -- a line longer than the limit (as skynet: the limit holds for readline)
+    if s.buffer_limit and buffer.size > s.buffer_limit then
+      return overflow(id, buffer.size)
+    end
   elseif rr == nil then
     if s.buffer_limit and buffer.size > s.buffer_limit then
-      skynet.error(format("socket buffer overflow: fd=%d size=%d", id, buffer.size))
-      driver.close(id)
-      return
+      return overflow(id, buffer.size)
     end
     return credit(s)
   end
@@ -157,6 +165,12 @@ handlers[ERROR] = function(id, _, err)
     skynet.error("socket: error on unknown", id, err)
     return
   end
+  if s.protocol == "UDP" then
+    skynet.error("socket: udp error on", id, err)
+    s.connected = false
+    closed(id)
+    return
+  end
   if s.callback then
     skynet.error("socket: accept error:", err)
     return
@@ -170,6 +184,15 @@ handlers[ERROR] = function(id, _, err)
   driver.shutdown(id)
   wakeup(s)
   closed(id)
+end
+
+handlers[UDP] = function(id, _, data, from)
+  local s = socket_pool[id]
+  if s == nil or s.callback == nil then
+    skynet.error("socket: drop udp package from " .. id)
+    return
+  end
+  s.callback(data, from)
 end
 
 local function default_warning(id, size)
@@ -435,7 +458,8 @@ function socket.abandon(id)
   end
 end
 
--- Closes id when more than `limit` bytes are buffered unread (no reader waiting).
+-- Closes id when more than `limit` bytes are buffered unread, unless a read of
+-- a given size waits for them (as skynet: a readline waiting counts too).
 function socket.limit(id, limit)
   local s = assert(socket_pool[id])
   s.buffer_limit = limit
@@ -450,18 +474,59 @@ function socket.onclose(id, callback)
   socket_onclose[id] = callback
 end
 
+---------------------- UDP
+-- A datagram calls the socket's callback(data, from) in the service's
+-- dispatch; `from` is the sender's address (skynet's binary form), for
+-- socket.sendto and socket.udp_address. socket.write on a UDP socket sends to
+-- the address of udp_connect / udp_dial. socket.close closes it.
+
+local function udp_object(id, callback)
+  assert(not socket_pool[id], "socket is not closed")
+  socket_pool[id] = { id = id, connected = true, protocol = "UDP", callback = callback }
+end
+
+-- socket.udp(callback [, host, port]): bound to host:port when given.
+function socket.udp(callback, host, port)
+  local id = driver.udp(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+function socket.udp_connect(id, host, port, callback)
+  local s = socket_pool[id]
+  if s then
+    assert(s.protocol == "UDP", "socket.udp_connect: not a UDP socket")
+    if callback then
+      s.callback = callback
+    end
+  else
+    udp_object(id, callback)
+  end
+  driver.udp_connect(id, host, port)
+end
+
+function socket.udp_listen(host, port, callback)
+  local id = driver.udp_listen(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+function socket.udp_dial(host, port, callback)
+  local id = driver.udp_dial(host, port)
+  udp_object(id, callback)
+  return id
+end
+
+socket.sendto = driver.udp_send
+socket.udp_address = driver.udp_address
+socket.resolve = driver.resolve
+
 local function unsupported(name)
   return function()
-    error("socket." .. name .. " is not supported by skylet (TCP only)", 2)
+    error("socket." .. name .. " is not supported by skylet", 2)
   end
 end
 
-socket.udp = unsupported "udp"
-socket.udp_connect = unsupported "udp_connect"
-socket.udp_listen = unsupported "udp_listen"
-socket.udp_dial = unsupported "udp_dial"
-socket.sendto = unsupported "sendto"
-socket.udp_address = unsupported "udp_address"
 socket.bind = unsupported "bind"
 socket.stdin = unsupported "stdin"
 

@@ -4,30 +4,31 @@
 -- bytes. A service built on it passes a handler table to gateserver.start:
 --   handler.connect(fd, addr)        required: a client connected (not read yet;
 --                                    gateserver.openclient(fd) starts reading)
---   handler.message(fd, msg, sz)     required: one packet; must not block
+--   handler.message(fd, msg, sz)     required: one packet (msg is a string); it
+--                                    may block: packets already cut wait for it
+--                                    in the queue, and a new coroutine takes over
 --   handler.open(source, conf)       after "open" started listening
 --   handler.disconnect(fd)           the client closed
 --   handler.error(fd, msg)           the connection failed (closed)
 --   handler.warning(fd, size)        size KiB are waiting to be sent to fd
 --   handler.command(cmd, source,...) lua commands other than open/close
 --   handler.embed                    true: do not call skynet.start
--- A length of 0, or above conf.maxpacket, is a bad header: that connection is
--- logged and closed; no other connection notices.
+-- Packets are cut by skynet.netpack, as in skynet. A length of 0, or above
+-- conf.maxpacket, is a bad header: that connection is logged and closed (with
+-- what it sent in the same read); no other connection notices.
 local skynet = require "skynet"
 local driver = require "skynet.socketdriver"
+local netpack = require "skynet.netpack"
 
-local string_unpack, sub, format = string.unpack, string.sub, string.format
-
-local DATA, CLOSE, ACCEPT, ERROR, WARNING = 1, 3, 4, 5, 7
+local format = string.format
 
 local gateserver = {}
 
 local listen_id     -- the listening socket
+local queue         -- netpack's queue of packets not dispatched yet
 local maxclient     -- connections refused beyond this many
-local maxpacket     -- largest packet accepted
 local client_number = 0
--- fd -> { rest = bytes of an unfinished packet, unacked = bytes read since
--- the last credit } while open; false if refused (maxclient); nil when gone.
+-- fd -> true while open; false if refused (maxclient); nil when gone.
 local connection = {}
 
 function gateserver.openclient(fd)
@@ -55,9 +56,9 @@ function gateserver.start(handler)
     local address = conf.address or "0.0.0.0"
     local port = assert(tonumber(conf.port), "gate open needs conf.port")
     maxclient = conf.maxclient or 1024
-    maxpacket = conf.maxpacket or 0xffff
+    queue = netpack.queue(conf.maxpacket or 0xffff)
     listen_id, conf.address, conf.port = driver.listen(address, port, conf.backlog)
-    skynet.error(format("Listen on %s:%d", conf.address, conf.port))
+    skynet.error("Listen on", conf.address, conf.port)
     driver.start(listen_id)
     if handler.open then
       return handler.open(source, conf)
@@ -69,63 +70,43 @@ function gateserver.start(handler)
     driver.close(listen_id)
   end
 
-  local function bad_header(fd, size)
-    skynet.error(format("gate: bad packet header from fd %d (length %d, max %d); closing it",
-      fd, size, maxpacket))
-    gateserver.closeclient(fd)
-  end
-
-  -- Cuts packets out of what arrived; keeps an unfinished one for later.
-  local function receive(fd, c, data)
-    local buf = c.rest
-    if buf then
-      c.rest = nil
-      buf = buf .. data
-    else
-      buf = data
-    end
-    local pos, len = 1, #buf
-    while len - pos >= 1 do
-      local size = string_unpack(">I2", buf, pos)
-      if size == 0 or size > maxpacket then
-        return bad_header(fd, size)
-      end
-      local last = pos + 1 + size
-      if last > len then
-        break
-      end
-      handler.message(fd, sub(buf, pos + 2, last), size)
-      if connection[fd] ~= c then
-        return -- the handler closed it
-      end
-      pos = last + 1
-    end
-    if pos <= len then
-      c.rest = pos == 1 and buf or sub(buf, pos)
-    end
-  end
-
   local MSG = {}
 
-  MSG[DATA] = function(fd, ud, data)
-    local c = connection[fd]
-    if not c then
-      if c == nil then
-        skynet.error(format("gate: drop %d bytes from closed fd %d", #data, fd))
-      end
-      return
+  local function dispatch_msg(fd, msg, sz)
+    if connection[fd] then
+      handler.message(fd, msg, sz)
+    else
+      skynet.error(format("gate: drop %d bytes from closed fd %d", sz, fd))
     end
-    -- Everything read is consumed here (an unfinished packet is at most
-    -- 64 KiB), so credit goes back whenever the node asks for it.
-    c.unacked = c.unacked + #data
-    if ud > 0 then
-      driver.ack(fd, c.unacked, 0)
-      c.unacked = 0
-    end
-    receive(fd, c, data)
   end
 
-  MSG[ACCEPT] = function(_, fd, addr)
+  MSG.data = dispatch_msg
+
+  -- Several packets arrived: dispatch them in order. A handler that blocks
+  -- leaves the rest to a forked coroutine, so one slow packet does not hold
+  -- up the others (as skynet's gateserver does).
+  local function dispatch_queue()
+    local fd, msg, sz = netpack.pop(queue)
+    if fd then
+      skynet.fork(dispatch_queue)
+      dispatch_msg(fd, msg, sz)
+      for fd2, msg2, sz2 in netpack.pop, queue do
+        dispatch_msg(fd2, msg2, sz2)
+      end
+    end
+  end
+
+  MSG.more = dispatch_queue
+
+  function MSG.bad(fd, size)
+    if connection[fd] then
+      skynet.error(format("gate: bad packet header from fd %d (length %d, max %d); closing it",
+        fd, size, queue.maxpacket))
+      gateserver.closeclient(fd)
+    end
+  end
+
+  function MSG.open(fd, addr)
     client_number = client_number + 1
     if client_number > maxclient then
       skynet.error(format("gate: %d clients already; refusing %s", maxclient, addr))
@@ -133,12 +114,12 @@ function gateserver.start(handler)
       driver.close(fd)
       return
     end
-    connection[fd] = { unacked = 0 }
+    connection[fd] = true
     handler.connect(fd, addr)
   end
 
   -- Each connection ends with exactly one CLOSE or ERROR.
-  MSG[CLOSE] = function(fd)
+  function MSG.close(fd)
     if fd == listen_id then
       listen_id = nil
       return
@@ -154,7 +135,7 @@ function gateserver.start(handler)
     end
   end
 
-  MSG[ERROR] = function(fd, _, err)
+  function MSG.error(fd, err)
     if fd == listen_id then
       skynet.error("gateserver accept error:", err)
       return
@@ -167,20 +148,24 @@ function gateserver.start(handler)
     end
   end
 
-  MSG[WARNING] = function(fd, size)
+  function MSG.warning(fd, size)
     if handler.warning then
       handler.warning(fd, size)
     end
   end
 
+  function MSG.init() end -- a connect finished: the gate makes none
+
   skynet.register_protocol {
     name = "socket",
     id = skynet.PTYPE_SOCKET,
-    unpack = driver.unpack,
-    dispatch = function(_, _, event, ...)
-      local f = MSG[event]
-      if f then
-        f(...)
+    unpack = function(msg, sz)
+      return netpack.filter(queue, msg, sz)
+    end,
+    dispatch = function(_, _, q, type, ...)
+      queue = q
+      if type then
+        MSG[type](...)
       end
     end,
   }

@@ -1,0 +1,5 @@
+import skylet
+
+
+class Broken(skylet.Service)
+    pass

@@ -1,0 +1,6 @@
+import skylet
+
+
+class Shadowed(skylet.Service):
+    async def which(self):
+        return "python"

@@ -1,0 +1,9 @@
+import skylet
+
+
+class One(skylet.Service):
+    pass
+
+
+class Two(skylet.Service):
+    pass

@@ -1,0 +1,3 @@
+local skynet = require "skynet"
+skynet.sleep(5)
+error("badmod cannot load")
