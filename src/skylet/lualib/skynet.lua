@@ -47,14 +47,6 @@ local inner
 -- and the rarer API (skynet.response, skynet.now, skynet.task, ...: about a
 -- fifth of skynet.lua) with the first read of a field skynet lacks.
 local extra_loaded = false
-local LAZY = {}
-for _, k in ipairs { "request", "trace_timeout", "task", "uniqtask", "killthread", "term",
-  "context", "endless", "pcall" } do
-  LAZY[k] = "skylet.skynet_threads"
-end
-for _, k in ipairs { "trace", "tracetag", "traceproto", "tracecall", "tracelog" } do
-  LAZY[k] = "skylet.skynet_trace"
-end
 setmetatable(skynet, { __index = function(t, k)
   if k == "cache" then
     local cache = require "skynet.codecache"
@@ -69,12 +61,8 @@ setmetatable(skynet, { __index = function(t, k)
       return v
     end
   end
-  -- Rarer still: the coroutine API (request, killthread, ...) and tracing.
-  local module = LAZY[k]
-  if module and not package.loaded[module] then
-    require(module)(skynet, inner)
-    return rawget(t, k)
-  end
+  -- Rarer still: the coroutine API and tracing (skylet.skynet_extra says where).
+  return inner.lazy(k)
 end })
 
 local proto = {}
@@ -96,11 +84,9 @@ local fork_queue, fork_head, fork_tail = {}, 1, 0
 local watching_session = {}
 -- sessions to fail at the next chance (skynet.term)
 local error_queue = {}
--- coroutine -> trace tag (false: tracing forced off); see skynet.trace
-local session_coroutine_tracetag = {}
--- Tracing costs nothing until something turns it on (skylet.skynet_extra).
-local tracing = false
-local tracelog -- set with tracing: tracelog(tag, what [, level])
+-- skylet.skynet_trace's hooks once something turned tracing on; until then
+-- tracing costs one test of this upvalue at each step.
+local trace = false
 
 local session_counter = 0
 local function gen_session()
@@ -143,12 +129,8 @@ local function request_done(co)
   end
   session_coroutine_id[co] = nil
   session_coroutine_address[co] = nil
-  if tracing then
-    local tag = session_coroutine_tracetag[co]
-    if tag ~= nil then
-      if tag then tracelog(tag, "end") end
-      session_coroutine_tracetag[co] = nil
-    end
+  if trace then
+    trace.done(co)
   end
 end
 
@@ -186,22 +168,14 @@ local function dispatch_wakeup()
       local co = session_id_coroutine[session]
       session_id_coroutine[session] = "BREAK"
       sleep_session[token] = nil
-      if tracing and session_coroutine_tracetag[co] then
-        tracelog(session_coroutine_tracetag[co], "resume")
+      if trace then
+        trace.step(co, "resume")
       end
       suspend(co, resume_thread(co, false, "BREAK", session))
     end
   end
-  -- Calls skynet.term gave up on fail now, one by one, as skynet does.
-  local session = table.remove(error_queue, 1)
-  while session do
-    local co = session_id_coroutine[session]
-    session_id_coroutine[session] = nil
-    watching_session[session] = nil
-    if type(co) == "thread" then
-      suspend(co, resume_thread(co, false, "call terminated (skynet.term)", session))
-    end
-    session = table.remove(error_queue, 1)
+  if error_queue[1] then
+    inner.fail_termed() -- the calls skynet.term gave up on (skylet.skynet_threads)
   end
 end
 
@@ -214,10 +188,8 @@ function suspend(co, ok, what)
     local source = session_coroutine_address[co]
     session_coroutine_id[co] = nil
     session_coroutine_address[co] = nil
-    if tracing then
-      local tag = session_coroutine_tracetag[co]
-      if tag and session and session ~= 0 then tracelog(tag, "error") end
-      session_coroutine_tracetag[co] = nil
+    if trace then
+      trace.error(co, session)
     end
     local msg = tostring(what)
     local tb = traceback(co, msg)
@@ -291,8 +263,6 @@ end
 
 ----- dispatch -----
 
-local trace_source = {} -- source -> trace tag for its next request
-
 local function raw_dispatch_message(ptype, session, source, msg)
   if ptype == PTYPE_RESPONSE or ptype == PTYPE_ERROR then
     local co = session_id_coroutine[session]
@@ -304,8 +274,8 @@ local function raw_dispatch_message(ptype, session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
-      if tracing and session_coroutine_tracetag[co] then
-        tracelog(session_coroutine_tracetag[co], "resume")
+      if trace then
+        trace.step(co, "resume")
       end
       return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg, session))
     end
@@ -314,8 +284,7 @@ local function raw_dispatch_message(ptype, session, source, msg)
   local p = proto[ptype]
   local f = p and p.dispatch
   if ptype == 12 and p == nil then -- PTYPE_TRACE: trace the sender's next request
-    inner.enable_trace()
-    trace_source[source] = msg
+    inner.enable_trace().source(source, msg)
     return
   end
   if f == nil then
@@ -330,8 +299,8 @@ local function raw_dispatch_message(ptype, session, source, msg)
   local co = co_create(f)
   session_coroutine_id[co] = session
   session_coroutine_address[co] = source
-  if tracing then
-    inner.trace_request(co, p, source)
+  if trace then
+    trace.request(co, p, source)
   end
   local unpack = p.unpack
   if unpack then
@@ -409,8 +378,8 @@ function skynet.call(addr, typename, ...)
   if p == nil then
     error("unknown protocol " .. tostring(typename), 2)
   end
-  if tracing then
-    inner.trace_call(addr, 2)
+  if trace then
+    trace.call(addr, 2)
   end
   local session = gen_session()
   local ok, err = core_send(addr, p.id, session, p.pack(...))
@@ -428,8 +397,8 @@ function skynet.ret(msg, sz)
   if session == nil then
     error("No session", 2)
   end
-  if tracing and session_coroutine_tracetag[co] then
-    tracelog(session_coroutine_tracetag[co], "response")
+  if trace then
+    trace.step(co, "response")
   end
   if session == 0 then
     session_coroutine_id[co] = nil
@@ -460,8 +429,8 @@ end
 
 local function suspend_sleep(session, token)
   local co = running_thread
-  if tracing and session_coroutine_tracetag[co] then
-    tracelog(session_coroutine_tracetag[co], "sleep", 2)
+  if trace then
+    trace.step(co, "sleep", 2)
   end
   session_id_coroutine[session] = co
   sleep_session[token] = session
@@ -528,6 +497,12 @@ function skynet.address(addr)
     return format(":%08x", addr)
   end
   return tostring(addr)
+end
+
+-- Here, not with the rarer API: a service that limits its memory should not
+-- spend it on loading that (skynet's testmemlimit fills 1 MB to the brim).
+function skynet.memlimit(bytes)
+  command("MEMLIMIT", bytes)
 end
 
 function skynet.getenv(key)
@@ -677,20 +652,20 @@ inner = {
   sleep_session = sleep_session,
   watching_session = watching_session,
   error_queue = error_queue,
-  tracetag = session_coroutine_tracetag,
-  trace_source = trace_source,
+  resume_thread = resume_thread,
   fork_queue = function() return fork_queue, fork_head, fork_tail end,
   set_fork_tail = function(t) fork_tail = t end,
-  -- Turns the trace hooks on (skylet.skynet_trace owns the tracing code).
+  -- Turns tracing on: skylet.skynet_trace's hooks (which it returns).
   enable_trace = function()
-    if not tracing then
+    if not trace then
       if not package.loaded["skylet.skynet_trace"] then
         require "skylet.skynet_trace"(skynet, inner)
       end
-      tracelog = inner.tracelog
-      tracing = true
+      trace = inner.trace_hooks
     end
+    return trace
   end,
+  trace = function() return trace end,
   running_thread = function() return running_thread end,
   -- skynet.profile times the skynet threads: it swaps the resume they use.
   set_resume = function(f) coroutine_resume = f end,

@@ -52,8 +52,9 @@ return function(skynet, inner)
       local req = self[i]
       local addr, p = req[1], proto[req[2]]
       assert(p and p.unpack, "request needs a protocol that unpacks")
-      if inner.trace_call then
-        inner.trace_call(addr, 4)
+      local trace = inner.trace()
+      if trace then
+        trace.call(addr, 4)
       end
       local session = inner.gen_session()
       if core_send(addr, p.id, session, p.pack(tunpack(req, 3, req.n))) then
@@ -285,7 +286,10 @@ return function(skynet, inner)
       local caller_session = session_coroutine_id[co]
       session_coroutine_address[co] = nil
       session_coroutine_id[co] = nil
-      inner.tracetag[co] = nil
+      local trace = inner.trace()
+      if trace then
+        trace.forget(co)
+      end
       if caller_session and caller_session > 0 then
         core_send(addr, PTYPE_ERROR, caller_session, "killed (skynet.killthread)")
       end
@@ -314,6 +318,22 @@ return function(skynet, inner)
       if srv == service then
         queue[#queue + 1] = session
       end
+    end
+  end
+
+  -- Calls skynet.term gave up on fail now, one by one, as skynet does
+  -- (skynet.lua calls this once its wakeups are done).
+  function inner.fail_termed()
+    local queue = inner.error_queue
+    local session = table.remove(queue, 1)
+    while session do
+      local co = session_id_coroutine[session]
+      session_id_coroutine[session] = nil
+      watching_session[session] = nil
+      if type(co) == "thread" then
+        inner.suspend(co, inner.resume_thread(co, false, "call terminated (skynet.term)", session))
+      end
+      session = table.remove(queue, 1)
     end
   end
 

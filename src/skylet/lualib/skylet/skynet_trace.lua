@@ -1,20 +1,21 @@
--- skynet's message tracing (skynet.trace and friends), loaded with the rarer
--- API. A traced coroutine logs "<TRACE tag> ns what : where" lines at each
--- step (call, request, sleep, resume, response, error, end); a call made by
--- a traced coroutine first sends the callee a PTYPE_TRACE message with the
--- tag, so the callee's handler of that request is traced with the same tag.
--- skynet.lua's hot paths test one boolean (`tracing`) until the first trace
--- is turned on (inner.enable_trace).
+-- skynet's message tracing (skynet.trace and friends), loaded on first use.
+-- A traced coroutine logs "<TRACE tag> ns what : where" lines at each step
+-- (call, request, sleep, resume, response, error, end); a call made by a
+-- traced coroutine first sends the callee a PTYPE_TRACE message with the tag,
+-- so the callee's handler of that request is traced with the same tag.
+-- skynet.lua's hot paths test one upvalue (`trace`, these hooks once
+-- inner.enable_trace turned tracing on).
 return function(skynet, inner)
   local command = inner.command
   local core_send = inner.send
-  local tracetag = inner.tracetag
-  local trace_source = inner.trace_source
   local getinfo = debug.getinfo
   local format, concat = string.format, table.concat
   -- the skynet thread running now (a handler's nested coroutines are part of it)
   local coroutine_running = inner.running_thread
   local PTYPE_TRACE = skynet.PTYPE_TRACE
+
+  local tracetag = {} -- coroutine -> tag (false: tracing forced off)
+  local trace_source = {} -- source -> tag for its next request
 
   -- skynet.tracelog(tag, what [, co] [, level]): one trace line, with up to
   -- three source positions from `level` (in `co` or the caller) up.
@@ -49,11 +50,52 @@ return function(skynet, inner)
     end
     command("LOG", head)
   end
-  inner.tracelog = tracelog
   skynet.tracelog = tracelog
 
+  local traceid = 0
+  local function trace_start(co, info)
+    local old = tracetag[co]
+    skynet.error("TRACE", old)
+    if old == false then
+      return -- tracing forced off for this request
+    end
+    traceid = traceid + 1
+    local tag = format(":%08x-%d", skynet.self(), traceid)
+    tracetag[co] = tag
+    tracelog(tag, info and ("trace " .. info) or "trace")
+  end
+
+  -- What skynet.lua calls at each step while tracing is on.
+  local hooks = {}
+  inner.trace_hooks = hooks
+
+  function hooks.step(co, what, level)
+    local tag = tracetag[co]
+    if tag then
+      tracelog(tag, what, level and level + 1)
+    end
+  end
+
+  function hooks.done(co)
+    local tag = tracetag[co]
+    if tag ~= nil then
+      if tag then tracelog(tag, "end") end
+      tracetag[co] = nil
+    end
+  end
+
+  function hooks.error(co, session)
+    local tag = tracetag[co]
+    if tag and session and session ~= 0 then tracelog(tag, "error") end
+    tracetag[co] = nil
+  end
+
+  function hooks.forget(co)
+    tracetag[co] = nil
+  end
+
   -- A call from a traced coroutine tells the callee to trace the request.
-  function inner.trace_call(addr, level)
+  function hooks.call(addr, level)
     local tag = tracetag[coroutine_running()]
     if tag then
       tracelog(tag, "call", level + 1)
@@ -61,8 +103,13 @@ return function(skynet, inner)
     end
   end
 
+  -- A PTYPE_TRACE message: trace the sender's next request with its tag.
+  function hooks.source(source, tag)
+    trace_source[source] = tag
+  end
+
   -- A request arrives: traced if its sender asked, or its protocol says so.
-  function inner.trace_request(co, p, source)
+  function hooks.request(co, p, source)
     local flag = p.trace
     if flag == false then
       trace_source[source] = nil
@@ -75,27 +122,14 @@ return function(skynet, inner)
       tracelog(tag, "request")
       tracetag[co] = tag
     elseif flag then
-      inner.trace_start(co)
+      trace_start(co)
     end
-  end
-
-  local traceid = 0
-  function inner.trace_start(co, info)
-    local old = tracetag[co]
-    skynet.error("TRACE", old)
-    if old == false then
-      return -- tracing forced off for this request
-    end
-    traceid = traceid + 1
-    local tag = format(":%08x-%d", skynet.self(), traceid)
-    tracetag[co] = tag
-    tracelog(tag, info and ("trace " .. info) or "trace")
   end
 
   -- skynet.trace([info]): trace the running coroutine from here on.
   function skynet.trace(info)
     inner.enable_trace()
-    inner.trace_start(coroutine_running(), info)
+    trace_start(coroutine_running(), info)
   end
 
   function skynet.tracetag()
