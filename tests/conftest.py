@@ -13,7 +13,7 @@ import pytest
 import skylet
 
 # pytester: tests/testing/test_pytest_kit.py tries the pytest kit on throwaway projects.
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "db.dbservers"]  # db: the database servers (tests/db)
 
 SERVICES = Path(__file__).parent / "services"
 #: Run the node-based tests on N worker threads (e.g. SKYLET_TEST_THREADS=4).

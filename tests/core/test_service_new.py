@@ -52,6 +52,28 @@ async def test_query_waits_until_the_service_is_made(node: skylet.Node, autojump
     assert made == queried
 
 
+async def test_the_function_may_block_before_skynet_start(
+    node: skylet.Node, autojump_clock: object
+) -> None:
+    # As in skynet, the function runs in a coroutine (skynet's
+    # simplewebsocket example opens a socket in it without skynet.start).
+    probe = await node.newservice("probe")
+    code = """
+      local service = require 'skynet.service'
+      local made = service.new('sleeper', function(n)
+        local skynet = require 'skynet'
+        skynet.sleep(5)
+        local started = skynet.now()
+        skynet.start(function()
+          skynet.dispatch('lua', function() skynet.ret(skynet.pack(tonumber(n), started)) end)
+        end)
+      end, 7)
+      return require('skynet').call(made, 'lua')
+    """
+    n, started = await node.call(probe, "lua", "eval", code)
+    assert n == 7 and started >= 5
+
+
 async def test_a_function_with_upvalues_is_refused(node: skylet.Node) -> None:
     probe = await node.newservice("probe")
     code = """

@@ -13,12 +13,16 @@ from typing import Any
 
 from . import _crypt
 from ._multicast import multicast
+from ._mysqlauth import mysqlauth
 from ._shared import shared
 from ._stm import stm
+from ._tls import tls
 
 COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"MULTICAST": multicast,
     b"STM": stm,
     b"SHARED": shared,
     b"CRYPT": _crypt.command,
+    b"MYSQLAUTH": mysqlauth,  # skynet.db.mysql
+    b"TLS": tls,
 }
