@@ -89,3 +89,20 @@ async def test_untraced_services_log_no_trace_lines() -> None:
         slave = await node.newservice("slave")
         await node.call(slave, "lua", "ping", 0, "a")
     assert not log.matching("<TRACE")
+
+
+async def test_a_traced_call_that_fails_logs_error_and_no_resume() -> None:
+    log = Lines()
+    async with api_node(log) as node:
+        code = """
+          local skynet = require 'skynet'
+          local slave = skynet.newservice('slave')
+          skynet.trace()
+          local tag = skynet.tracetag()
+          local ok = pcall(skynet.call, slave, 'lua', 'fail')
+          return tag, ok
+        """
+        tag, ok = await run_lua(node, code)
+    assert ok is False
+    whats = [what for _, t, what in traced(log) if t == tag]
+    assert whats == ["trace", "call", "request", "error", "response", "end"]

@@ -274,7 +274,7 @@ local function raw_dispatch_message(ptype, session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
-      if trace then
+      if trace and ptype == PTYPE_RESPONSE then -- skynet traces no resume by an error
         trace.step(co, "resume")
       end
       return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg, session))
