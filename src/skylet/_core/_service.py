@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from .._lua._codecache import CodeCacheMode
     from .._lua._watchdog import Watch
 
+#: Mailbox length past which skynet logs "May overload" (then doubles).
+OVERLOAD = 1024
+
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
 
@@ -36,6 +39,7 @@ class Service:
         "dead",
         "dispatch",
         "doomed",
+        "endless",
         "essential",
         "handle",
         "in_queue",
@@ -46,6 +50,7 @@ class Service:
         "memlimit",
         "message_count",
         "name",
+        "overload",
         "runtime",
         "watch",
     )
@@ -85,6 +90,10 @@ class Service:
         # is known to be small enough to keep the service on trio's thread.
         self.cost = 0.0
         self.light = True  # its start function runs where thread = 1 would run it
+        # skynet's warnings: a message ran long (skynet.stat "endless"); the
+        # mailbox length past which "May overload" is logged next.
+        self.endless = False
+        self.overload = OVERLOAD
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
 

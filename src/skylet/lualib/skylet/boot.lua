@@ -95,7 +95,7 @@ package.cpath = ""
 -- The node answers with the chunk and how to load it: "b" for bytecode it
 -- compiled itself, "t" for source text (code cache mode OFF or EXIST).
 local function lua_searcher(name)
-  local path, code, mode = command("LOADMODULE", name)
+  local path, code, mode = command("LOADMODULE", name, package.path)
   if path == nil then
     return "\n\t" .. code
   end
@@ -109,6 +109,7 @@ local function lua_searcher(name)
   return f, path
 end
 package.searchers = { package.searchers[1], lua_searcher }
+package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
 
 local plain_require = require
 package.loaded["skylet.core"] = {
@@ -200,11 +201,18 @@ sealed = nil
 
 SERVICE_NAME = service_name
 
-local path, code, mode = command("LOADSERVICE", service_name)
+local path, code, mode, pattern = command("LOADSERVICE", service_name)
 if not path then
   error(code, 0)
 end
-SERVICE_PATH = path:match("^(.*[/\\])") or "./"
+-- As skynet's loader: a service found as `dir/?/init.lua` gets `dir/name/`
+-- first on package.path; SERVICE_PATH is the folder it was found in.
+local service_dir = pattern:match("(.*/)[^/?]+$")
+if service_dir then
+  service_dir = service_dir:gsub("%?", function() return service_name end)
+  package.path = service_dir .. "?.lua;" .. package.path
+end
+SERVICE_PATH = service_dir or path:match("^(.*[/\\])") or "./"
 local main, err = raw_load(code, "@" .. path, mode)
 if not main then
   error(string.format("error loading service '%s': %s", service_name, err), 0)
@@ -214,6 +222,11 @@ local args, n = {}, 0
 for word in args_line:gmatch("%S+") do
   n = n + 1
   args[n] = word
+end
+-- Config `preload`: a script run before every service, with its arguments.
+local preload = command("GETENV", "preload")
+if preload then
+  assert(loadfile(preload))(service_name, table.unpack(args, 1, n))
 end
 main(table.unpack(args, 1, n))
 collectgarbage("restart")
