@@ -18,6 +18,8 @@ local sc = require "skynet.socketchannel"
 local socket = require "skynet.socket"
 local wire = require "skylet.clusterwire"
 local seri = require "skylet.serialize"
+local command = require "skylet.core".command
+local inner = require "skylet.inner"
 
 local format = string.format
 local pack, unpack = skynet.pack, skynet.unpack
@@ -60,10 +62,30 @@ local function to_wire(msg)
   return bytes
 end
 
+local nodename -- this process's name in trace tags (skynet's cluster.nodename)
+
+-- A traced caller's request goes after a trace packet carrying its tag,
+-- made "(nodename-node-session)tag" the first time it leaves a node, as
+-- skynet does: the other node traces its handling under that tag.
+local function send_tracetag(tag)
+  if tag:sub(1, 1) ~= "(" then
+    nodename = nodename or command("CLUSTERNODENAME")
+    local newtag = format("(%s-%s-%d)%s", nodename, node, session, tag)
+    skynet.tracelog(tag, format("session %s", newtag))
+    tag = newtag
+  end
+  skynet.tracelog(tag, format("cluster %s", node))
+  channel:request(wire.trace(tag))
+end
+
 local function send_request(addr, msg)
   local request, next_session, parts = wire.request(addr, session, to_wire(msg))
   local current = session
   session = next_session
+  local tag = inner.trace() and skynet.tracetag() -- no trace module loaded until one is needed
+  if tag then
+    send_tracetag(tag)
+  end
   return channel:request(request, current, parts)
 end
 
