@@ -4,6 +4,9 @@
 -- socketchannel; payloads are converted at the edge, skylet's msgpack
 -- arguments to skynet.pack bytes (skylet.seri) and the answers back.
 --
+-- A traced caller's request goes after a trace packet with its tag, as
+-- skynet's sender does (see send_tracetag).
+--
 -- Commands: req(addr, msg) answers what the remote service answered;
 -- push(addr, msg); changenode(address | false). msg is skynet.pack bytes of
 -- the arguments as this node packs them.

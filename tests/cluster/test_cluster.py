@@ -302,6 +302,9 @@ async def test_a_traced_call_is_traced_on_both_nodes(
     # a -> b: this node's lines, then b's
     tags = tags_sent("\n".join(lines), "b")
     assert len(tags) == 2
+    # nodename as skynet's: host name (blanks made _) and pid
+    host = "".join("_" if ch <= " " else ch for ch in socket.gethostname())
+    assert all(tag.startswith(f"({host}{os.getpid()}-b-") for tag in tags), tags
     for tag in tags:
         await wait_for_lines(running["b"].log, traced_there(tag))
     # b -> third: b's lines (b's only trace starts there), then the third's
