@@ -239,6 +239,16 @@ async def test_cluster_snax_req_and_post_across_nodes(caller: Any) -> None:
     assert (note, total3) == ({"k": 1}, total2)
 
 
+async def test_cluster_snax_from_the_other_node(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    # b's caller uses cluster.snax on a third node: skynet's b to skylet's s, or c
+    third = "s" if kind_of(peers) == "skynet" else "c"
+    got = await caller("call", "b", "@caller", "snax", third, "snaxcounter", None, "via b", 5)
+    note, total, who = got
+    assert (note, who) == ("via b", third) and total >= 5
+
+
 async def wait_for_lines(log: Path | None, wanted: list[str]) -> str:
     """log's text once it has the lines matching `wanted` (regexes), in order."""
     assert log is not None
@@ -267,7 +277,7 @@ def tags_sent(text: str, node: str) -> list[str]:
     """The tags the traced calls from this log's node gave `node`, in order
     (asserting skynet's lines on the way)."""
     remotes = []
-    for tag in re.findall(r"<TRACE (:[0-9a-f]{8}-\d+)> \d+ trace cluster", text):
+    for tag in re.findall(r"<TRACE (:[0-9a-f]{8}-\d+)> \d+ trace (?:cluster|proxy)", text):
         # the sender's "session" line names the tag the other node gets,
         # "(nodename-node-session)tag", then says "cluster node" under it
         remote = re.search(
@@ -299,9 +309,11 @@ async def test_a_traced_call_is_traced_on_both_nodes(
             address, "lua", "call", "b", "@caller", "traced", third, "@echo", "whoami"
         )
         assert got == third
+        # through a proxy: the proxy's call to the sender carries the tag on
+        assert await node.call(address, "lua", "traced_proxy", "b", "@echo", "whoami") == "b"
     # a -> b: this node's lines, then b's
     tags = tags_sent("\n".join(lines), "b")
-    assert len(tags) == 2
+    assert len(tags) == 3
     # nodename as skynet's: host name (blanks made _) and pid
     host = "".join("_" if ch <= " " else ch for ch in socket.gethostname())
     assert all(tag.startswith(f"({host}{os.getpid()}-b-") for tag in tags), tags

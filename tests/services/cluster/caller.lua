@@ -42,6 +42,13 @@ function CMD.traced(node, addr, ...)
   return cluster.call(node, addr, ...)
 end
 
+-- a traced call through a cluster.proxy
+function CMD.traced_proxy(node, name, ...)
+  local proxy = cluster.proxy(node, name)
+  skynet.trace("proxy")
+  return skynet.call(proxy, "lua", ...)
+end
+
 function CMD.reload(config)
   cluster.reload(config)
 end
