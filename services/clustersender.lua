@@ -128,6 +128,10 @@ function command.req(addr, msg)
     end
     ok, answer = pcall(repack, answer)
     if ok then
+      local tag = inner.trace() and skynet.tracetag()
+      if tag then -- skynet's sender answers with skynet.ret, which logs this
+        skynet.tracelog(tag, "response")
+      end
       return reply(true, answer)
     end
   end

@@ -281,11 +281,20 @@ def tags_sent(text: str, node: str) -> list[str]:
         # the sender's "session" line names the tag the other node gets,
         # "(nodename-node-session)tag", then says "cluster node" under it
         remote = re.search(
-            rf"<TRACE {re.escape(tag)}> \d+ session (\(\S+-{node}-\d+\){re.escape(tag)})", text
+            rf"\[(:[0-9a-f]{{8}})\] <TRACE {re.escape(tag)}> \d+ session "
+            rf"(\(\S+-{node}-\d+\){re.escape(tag)})",
+            text,
         )
         assert remote is not None, text
-        assert re.search(rf"<TRACE {re.escape(remote[1])}> \d+ cluster {node}", text), text
-        remotes.append(remote[1])
+        sender, sent = remote[1], remote[2]
+        assert re.search(rf"\[{sender}\] <TRACE {re.escape(sent)}> \d+ cluster {node}", text), text
+        # the sender answers the traced caller (skynet.ret's line), then ends
+        assert re.search(
+            rf"\[{sender}\] <TRACE {re.escape(tag)}> \d+ response\n"
+            rf"[\s\S]*?\[{sender}\] <TRACE {re.escape(tag)}> \d+ end",
+            text[remote.end() :],
+        ), text
+        remotes.append(sent)
     assert remotes, text
     return remotes
 
