@@ -45,6 +45,10 @@ return function(skynet, inner)
 
   function skynet.rawcall(addr, typename, msg, sz)
     inner.check_callable()
+    local trace = inner.trace()
+    if trace then -- as skynet.call: a traced caller tells the callee (a clusterproxy's call)
+      trace.call(addr, 2)
+    end
     local p = proto[typename]
     local session = inner.gen_session()
     local ok, err = core_send(addr, p.id, session, msg)
