@@ -248,6 +248,18 @@ async def test_a_runaway_that_swallows_its_interrupts_is_killed(
         assert f":{service:08x}" not in await node.call(".launcher", "lua", "LIST")
 
 
+@pytest.mark.parametrize("which", ["start_bomb", "start_bomb_local"])
+async def test_a_start_that_runs_out_of_memory_fails_newservice(
+    hostile: skylet.Node, which: str
+) -> None:
+    for _ in range(3):
+        with trio.fail_after(10), pytest.raises(CallError):
+            await hostile.newservice(which)
+    assert all(s.name != which for s in hostile.registry.services.values())
+    probe = await hostile.newservice("probe")
+    assert await hostile.call(probe, "lua", "echo", "alive") == "alive"
+
+
 async def test_function_tokens_are_unguessable(hostile: skylet.Node) -> None:
     service = await hostile.newservice("hostile")
     a, b, next_loads, previous_loads = await hostile.call(service, "lua", "tokens")

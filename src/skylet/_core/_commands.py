@@ -103,6 +103,8 @@ class Node(Protocol):
 
     def check_removable(self, service: Service, what: str) -> None: ...
 
+    def kill_failed(self, service: Service) -> None: ...
+
 
 #: Classes of the values a message payload may be (``bool`` is not one).
 PAYLOAD_CLASSES = frozenset((bytes, int, float, type(None)))
@@ -350,9 +352,13 @@ def _launch(node: Node, service: Service, line: bytes) -> Any:
 
 
 def _exit(node: Node, service: Service, stage: Any = None) -> None:
-    # skynet.exit asks first ("check"), before it answers its own callers.
+    # skynet.exit asks first ("check"), before it answers its own callers;
+    # "failed": a start that failed and could not even report it (out of
+    # memory): the node tells the launcher, as for a kill.
     node.check_removable(service, "exit")
-    if stage != b"check":
+    if stage == b"failed":
+        node.kill_failed(service)
+    elif stage != b"check":
         node.retire(service, "exited")
 
 

@@ -365,6 +365,10 @@ class Node:
         if launcher is not None:
             self.post(launcher, ptypes.LUA, 0, 0, pack("REMOVE", target.handle, True))
 
+    def kill_failed(self, service: Service) -> None:
+        """A service whose start failed and that could not report it goes as killed."""
+        self._kill(service, "failed to start")
+
     def _doomed(self, service: Service) -> None:
         # The monitor doomed it (it swallowed its interrupts) and its message
         # has unwound: it goes, as if killed, whatever it is.

@@ -568,6 +568,13 @@ function skynet.exit()
 
 end
 
+-- Defined here, not where it is used: a start that failed out of memory
+-- may leave no room even for making a closure.
+local function report_start_failure(err)
+  log("init service failed: " .. tostring(err))
+  skynet.send(".launcher", "lua", "ERROR", tostring(err):match("^[^\n]*"))
+end
+
 function skynet.init_service(start)
   local ok, err = xpcall(function()
     for i = 1, #init_funcs do
@@ -577,8 +584,13 @@ function skynet.init_service(start)
     start()
   end, traceback)
   if not ok then
-    log("init service failed: " .. tostring(err))
-    skynet.send(".launcher", "lua", "ERROR", tostring(err):match("^[^\n]*"))
+    -- The failed start's garbage (a memory bomb's, say) goes first, so that
+    -- the report can be written; if even that fails, the node reports it.
+    collectgarbage()
+    if not pcall(report_start_failure, err) then
+      core.exit_failed() -- the node retires it and tells the launcher
+      return
+    end
     skynet.exit()
   else
     skynet.send(".launcher", "lua", "LAUNCHOK")

@@ -112,14 +112,21 @@ package.searchers = { package.searchers[1], lua_searcher }
 package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
 
 local plain_require = require
+-- A start that failed out of memory may have no room left for a vararg
+-- call (its stack cannot grow): this one takes none.
+local function exit_failed()
+  raw_command("EXIT", "failed")
+end
+
 package.loaded["skylet.core"] = {
   send = send,
   command = command,
   handle = handle,
   require = plain_require,
+  exit_failed = exit_failed,
 }
 -- The loader functions above are sealed at the end of this chunk.
-local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command }
+local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed }
 
 -- skynet's require (skynet.require): a module first required from a
 -- service coroutine runs its skynet.init functions once loaded, and other
