@@ -78,9 +78,9 @@ local function to_wire(msg)
   return bytes
 end
 
-local tracetag
+local tracetag -- of the next request (a trace packet came before it)
 
-local function serve(addr, session, msg, is_push)
+local function serve(addr, session, msg, is_push, tag)
   local ok, answer
   if addr == 0 then -- a name query: the address registered under msg
     local name
@@ -118,7 +118,11 @@ local function serve(addr, session, msg, is_push)
     end
     return
   end
-  ok, answer = pcall(skynet.rawcall, addr, "lua", msg)
+  if tag then -- the caller was traced: so is the handling here, under its tag
+    ok, answer = pcall(skynet.tracecall, tag, addr, "lua", msg)
+  else
+    ok, answer = pcall(skynet.rawcall, addr, "lua", msg)
+  end
   if ok then
     ok, answer = pcall(to_wire, answer)
   end
@@ -128,7 +132,7 @@ end
 local function dispatch_request(_, _, packet)
   skynet.ignoreret() -- the session is the gate's fd: nobody waits for an answer
   local addr, session, msg, padding, is_push = wire.unpack_request(packet)
-  if session == nil then -- a trace tag for the next request (skylet does not trace)
+  if session == nil then -- a trace tag for the next request
     tracetag = addr
     return
   end
@@ -149,15 +153,16 @@ local function dispatch_request(_, _, packet)
       end
       return
     end
-    return serve(req.addr, session, whole, req.is_push)
+    return serve(req.addr, session, whole, req.is_push, req.tracetag)
   end
   if padding then -- a large request begins; msg is its size
     large_request[session] = { msg, addr = addr, is_push = is_push, tracetag = tracetag }
     tracetag = nil
     return
   end
+  local tag = tracetag
   tracetag = nil
-  return serve(addr, session, msg, is_push)
+  return serve(addr, session, msg, is_push, tag)
 end
 
 skynet.start(function()

@@ -1,17 +1,31 @@
 -- clusterproxy: a local address standing for a service on another node
 -- (skynet's service/clusterproxy.lua), made by cluster.proxy(node, name).
--- A send to it is a cluster push, a call a cluster call; "lua" messages
--- only (skynet also forwards snax, which skylet does not have).
+-- A send to it is a cluster push, a call a cluster call. "lua" and "snax"
+-- messages are forwarded as they are (skynet.forward_type maps both to a
+-- "system" dispatch that does not unpack them); the remote service gets
+-- them as "lua" (a snax service answers those after snax.enablecluster()).
 local skynet = require "skynet"
+require "skynet.manager" -- skynet.forward_type
 
 local node, address = ...
 address = tonumber(address) or address
 
-skynet.start(function()
+skynet.register_protocol {
+  name = "system",
+  id = skynet.PTYPE_SYSTEM,
+  unpack = function(...) return ... end,
+}
+
+local forward_map = {
+  [skynet.PTYPE_SNAX] = skynet.PTYPE_SYSTEM,
+  [skynet.PTYPE_LUA] = skynet.PTYPE_SYSTEM,
+  [skynet.PTYPE_RESPONSE] = skynet.PTYPE_RESPONSE,
+}
+
+skynet.forward_type(forward_map, function()
   local clusterd = skynet.uniqueservice("clusterd")
   local sender = skynet.call(clusterd, "lua", "sender", node)
-  skynet.dispatch("lua", function(session, _, ...)
-    local msg = skynet.pack(...)
+  skynet.dispatch("system", function(session, _, msg)
     if session == 0 then
       skynet.send(sender, "lua", "push", address, msg)
     else

@@ -4,6 +4,9 @@
 -- socketchannel; payloads are converted at the edge, skylet's msgpack
 -- arguments to skynet.pack bytes (skylet.seri) and the answers back.
 --
+-- A traced caller's request goes after a trace packet with its tag, as
+-- skynet's sender does (see send_tracetag).
+--
 -- Commands: req(addr, msg) answers what the remote service answered;
 -- push(addr, msg); changenode(address | false). msg is skynet.pack bytes of
 -- the arguments as this node packs them.
@@ -18,6 +21,8 @@ local sc = require "skynet.socketchannel"
 local socket = require "skynet.socket"
 local wire = require "skylet.clusterwire"
 local seri = require "skylet.serialize"
+local command = require "skylet.core".command
+local inner = require "skylet.inner"
 
 local format = string.format
 local pack, unpack = skynet.pack, skynet.unpack
@@ -60,10 +65,30 @@ local function to_wire(msg)
   return bytes
 end
 
+local nodename -- this process's name in trace tags (skynet's cluster.nodename)
+
+-- A traced caller's request goes after a trace packet carrying its tag,
+-- made "(nodename-node-session)tag" the first time it leaves a node, as
+-- skynet does: the other node traces its handling under that tag.
+local function send_tracetag(tag)
+  if tag:sub(1, 1) ~= "(" then
+    nodename = nodename or command("CLUSTERNODENAME")
+    local newtag = format("(%s-%s-%d)%s", nodename, node, session, tag)
+    skynet.tracelog(tag, format("session %s", newtag))
+    tag = newtag
+  end
+  skynet.tracelog(tag, format("cluster %s", node))
+  channel:request(wire.trace(tag))
+end
+
 local function send_request(addr, msg)
   local request, next_session, parts = wire.request(addr, session, to_wire(msg))
   local current = session
   session = next_session
+  local tag = inner.trace() and skynet.tracetag() -- no trace module loaded until one is needed
+  if tag then
+    send_tracetag(tag)
+  end
   return channel:request(request, current, parts)
 end
 
@@ -103,6 +128,10 @@ function command.req(addr, msg)
     end
     ok, answer = pcall(repack, answer)
     if ok then
+      local tag = inner.trace() and skynet.tracetag()
+      if tag then -- skynet's sender answers with skynet.ret, which logs this
+        skynet.tracelog(tag, "response")
+      end
       return reply(true, answer)
     end
   end

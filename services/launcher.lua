@@ -93,6 +93,15 @@ function command.LAUNCH(_, service, ...)
   return NORET
 end
 
+-- As LAUNCH, with the new service's messages logged (console `log`).
+function command.LOGLAUNCH(_, service, ...)
+  local inst = launch_service(service, ...)
+  if inst then
+    require "skylet.core".command("LOGON", inst)
+  end
+  return NORET
+end
+
 function command.ERROR(address, reason)
   -- The new service's start function raised; it exits by itself.
   local response = instance[address]

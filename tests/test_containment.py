@@ -80,6 +80,23 @@ def test_finalizers_calling_the_node_as_vms_close_do_not_crash(
     assert "FINALIZERS ARMED" in result.stdout
 
 
+def test_a_full_vm_that_the_node_writes_into_does_not_take_the_process_down(
+    threads: int, tmp_path: Path
+) -> None:
+    """Payloads and command results written into a VM at its memory limit."""
+    config = tmp_path / "oom.lua"
+    config.write_text(
+        f'start = "oom_main"\nthread = {threads}\nluaservice = "{HOSTILE}/?.lua"\n'
+        f'service_memlimit = {2 << 20}\nlong_value = "{"v" * 4000}"\n'
+    )
+    result = run_process(config)  # a deadlock would hit the timeout
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "FILLED\ttrue" in result.stdout
+    assert "PAYLOADS DELIVERED" in result.stdout
+    assert "ASKED\t" in result.stdout
+    assert "NODE ALIVE\tyes" in result.stdout
+
+
 async def test_nothing_reachable_gives_a_loader_a_host_metatable_or_a_python_object(
     hostile: skylet.Node,
 ) -> None:
@@ -229,6 +246,18 @@ async def test_a_runaway_that_swallows_its_interrupts_is_killed(
         assert await node.call(other, "lua", "echo", "still") == "still"
         # The launcher forgot it too.
         assert f":{service:08x}" not in await node.call(".launcher", "lua", "LIST")
+
+
+@pytest.mark.parametrize("which", ["start_bomb", "start_bomb_local"])
+async def test_a_start_that_runs_out_of_memory_fails_newservice(
+    hostile: skylet.Node, which: str
+) -> None:
+    for _ in range(3):
+        with trio.fail_after(10), pytest.raises(CallError):
+            await hostile.newservice(which)
+    assert all(s.name != which for s in hostile.registry.services.values())
+    probe = await hostile.newservice("probe")
+    assert await hostile.call(probe, "lua", "echo", "alive") == "alive"
 
 
 async def test_function_tokens_are_unguessable(hostile: skylet.Node) -> None:

@@ -13,6 +13,7 @@ process "s" that skynet's b calls (skynet calls skylet). CI has no skynet.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,6 +49,7 @@ class Peer:
     name: str
     config: Path
     kind: str = "skylet"
+    log: Path | None = None  # its logger file
     process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -84,7 +86,7 @@ class Peer:
             self.process = None
 
 
-def skynet_config(name: str, names_file: Path) -> str:
+def skynet_config(name: str, names_file: Path, log: Path) -> str:
     root = SKYNET_ROOT
     return (
         f'thread = 2\nharbor = 0\nstart = "clusternode"\nbootstrap = "snlua bootstrap"\n'
@@ -93,6 +95,7 @@ def skynet_config(name: str, names_file: Path) -> str:
         f'lua_path = "{root}/lualib/?.lua;{root}/lualib/?/init.lua"\n'
         f'lua_cpath = "{root}/luaclib/?.so"\n'
         f'cluster = "{names_file}"\ncluster_self = "{name}"\n'
+        f'snax = "{SERVICES}/?.lua"\nlogger = "{log}"\n'
     )
 
 
@@ -105,14 +108,16 @@ def make_peers(where: Path, kinds: dict[str, str]) -> tuple[Path, dict[str, Peer
     peers = {}
     for name, kind in kinds.items():
         config = where / f"{name}.lua"
+        log = where / f"{name}.log"
         if kind == "skynet":
-            config.write_text(skynet_config(name, names_file))
+            config.write_text(skynet_config(name, names_file, log))
         else:
             config.write_text(
                 f'start = "clusternode"\nluaservice = "{SERVICES}/?.lua"\n'
                 f'cluster = "{names_file}"\ncluster_self = "{name}"\nthread = {THREADS}\n'
+                f'snax = "{SERVICES}/?.lua"\nlogger = "{log}"\n'
             )
-        peers[name] = Peer(name, config, kind)
+        peers[name] = Peer(name, config, kind, log)
     return names_file, peers
 
 
@@ -150,7 +155,12 @@ def peers(
 async def caller(peers: tuple[Path, dict[str, Peer]]) -> AsyncIterator[Any]:
     """call(cmd, ...): the caller service of node "a", in this process."""
     names_file, _ = peers
-    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(names_file), "thread": THREADS}
+    config = {
+        "luaservice": f"{SERVICES}/?.lua",
+        "cluster": str(names_file),
+        "thread": THREADS,
+        "snax": f"{SERVICES}/?.lua",
+    }
     async with skylet.open_node(config, log=lambda line: None) as node:
         address = await node.newservice("caller")
 
@@ -203,6 +213,125 @@ async def test_send_and_proxy(caller: Any) -> None:
     assert await caller("proxycall", "c", "@echo", "whoami") == "c"
     pushed = await caller("call", "c", "@echo", "pushed")
     assert pushed[-2:] == ["sent", "proxied"]
+
+
+async def test_a_proxy_forwards_messages_as_they_are(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    # the proxy does not unpack and pack again: nils, floats, binary survive
+    got = await caller("proxycall", "b", ".echo", "echo", 1, None, 2.5, b"\xff\x00", None)
+    assert got == (1, None, 2.5, b"\xff\x00", None)
+    # a remote error comes back through the proxy (skynet's agent sends no text)
+    why = "proxied failure" if kind_of(peers) == "skylet" else "failed"
+    with pytest.raises(skylet.CallError, match=why):
+        await caller("proxycall", "b", "@echo", "fail", "proxied failure")
+
+
+async def test_cluster_snax_req_and_post_across_nodes(caller: Any) -> None:
+    # found through b's service_mgr (".service" QUERY snaxd), then by the
+    # address given: a cluster name, and the number it stands for
+    note, total, who = await caller("snax", "b", "snaxcounter", None, "first", 2)
+    assert (note, who) == ("first", "b")
+    note, total2, _ = await caller("snax", "b", "snaxcounter", "@snaxcounter", "second", 3)
+    assert (note, total2) == ("second", total + 3)
+    handle = await caller("query", "b", "snaxcounter")
+    note, total3, _ = await caller("snax", "b", "snaxcounter", handle, {"k": 1}, 0)
+    assert (note, total3) == ({"k": 1}, total2)
+
+
+async def test_cluster_snax_from_the_other_node(
+    caller: Any, peers: tuple[Path, dict[str, Peer]]
+) -> None:
+    # b's caller uses cluster.snax on a third node: skynet's b to skylet's s, or c
+    third = "s" if kind_of(peers) == "skynet" else "c"
+    got = await caller("call", "b", "@caller", "snax", third, "snaxcounter", None, "via b", 5)
+    note, total, who = got
+    assert (note, who) == ("via b", third) and total >= 5
+
+
+async def wait_for_lines(log: Path | None, wanted: list[str]) -> str:
+    """log's text once it has the lines matching `wanted` (regexes), in order."""
+    assert log is not None
+    deadline = time.monotonic() + 5
+    while True:
+        text = log.read_text() if log.exists() else ""
+        found = [re.search(w, text) for w in wanted]
+        if all(found) or time.monotonic() > deadline:
+            break
+        await trio.sleep(0.05)
+    assert all(found), text
+    starts = [m.start() for m in found if m]
+    assert starts == sorted(starts), text
+    return text
+
+
+def traced_there(tag: str) -> list[str]:
+    """skynet's lines for a request traced by `tag` from another node."""
+    return [
+        rf"<TRACE {re.escape(tag)}> \d+ {what}"
+        for what in ("tracecall begin", "request", "tracecall end")
+    ]
+
+
+def tags_sent(text: str, node: str) -> list[str]:
+    """The tags the traced calls from this log's node gave `node`, in order
+    (asserting skynet's lines on the way)."""
+    remotes = []
+    for tag in re.findall(r"<TRACE (:[0-9a-f]{8}-\d+)> \d+ trace (?:cluster|proxy)", text):
+        # the sender's "session" line names the tag the other node gets,
+        # "(nodename-node-session)tag", then says "cluster node" under it
+        remote = re.search(
+            rf"\[(:[0-9a-f]{{8}})\] <TRACE {re.escape(tag)}> \d+ session "
+            rf"(\(\S+-{node}-\d+\){re.escape(tag)})",
+            text,
+        )
+        assert remote is not None, text
+        sender, sent = remote[1], remote[2]
+        assert re.search(rf"\[{sender}\] <TRACE {re.escape(sent)}> \d+ cluster {node}", text), text
+        # the sender answers the traced caller (skynet.ret's line), then ends
+        assert re.search(
+            rf"\[{sender}\] <TRACE {re.escape(tag)}> \d+ response\n"
+            rf"[\s\S]*?\[{sender}\] <TRACE {re.escape(tag)}> \d+ end",
+            text[remote.end() :],
+        ), text
+        remotes.append(sent)
+    assert remotes, text
+    return remotes
+
+
+async def test_a_traced_call_is_traced_on_both_nodes(
+    peers: tuple[Path, dict[str, Peer]],
+) -> None:
+    names_file, running = peers
+    lines: list[str] = []
+    config = {"luaservice": f"{SERVICES}/?.lua", "cluster": str(names_file), "thread": THREADS}
+    async with skylet.open_node(config, log=lines.append) as node:
+        address = await node.newservice("caller")
+        assert await node.call(address, "lua", "traced", "b", "@echo", "echo", "t") == "t"
+        # a request in several parts keeps its tag too
+        big = "x" * 100 * 1024
+        got = await node.call(address, "lua", "traced", "b", "@echo", "len", big)
+        assert got == (len(big), "xxxx", "xxxx")
+        # b's traced call to a third node: skynet's b to skylet's s, or c
+        third = "s" if kind_of(peers) == "skynet" else "c"
+        got = await node.call(
+            address, "lua", "call", "b", "@caller", "traced", third, "@echo", "whoami"
+        )
+        assert got == third
+        # through a proxy: the proxy's call to the sender carries the tag on
+        assert await node.call(address, "lua", "traced_proxy", "b", "@echo", "whoami") == "b"
+    # a -> b: this node's lines, then b's
+    tags = tags_sent("\n".join(lines), "b")
+    assert len(tags) == 3
+    # nodename as skynet's: host name (blanks made _) and pid
+    host = "".join("_" if ch <= " " else ch for ch in socket.gethostname())
+    assert all(tag.startswith(f"({host}{os.getpid()}-b-") for tag in tags), tags
+    for tag in tags:
+        await wait_for_lines(running["b"].log, traced_there(tag))
+    # b -> third: b's lines (b's only trace starts there), then the third's
+    text = await wait_for_lines(running["b"].log, [r"trace cluster"])
+    (tag,) = tags_sent(text, third)
+    await wait_for_lines(running[third].log, traced_there(tag))
 
 
 async def test_128_kib_argument_and_answer(caller: Any) -> None:

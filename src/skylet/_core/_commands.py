@@ -35,9 +35,12 @@ from .._libs._commands import COMMANDS as LIB_COMMANDS
 from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from .._net._udp_ops import resolve as _resolve_host
 from . import _ptype as ptypes
+from . import _servicelog as servicelog
 from ._errors import SkyletError
 from ._functions import FunctionStore
+from ._globalnames import GlobalNames, is_global
 from ._logger import Logger
+from ._monitor import interrupt
 from ._paths import search
 from ._registry import Registry
 from ._scheduler import Scheduler
@@ -71,6 +74,8 @@ class Node(Protocol):
     lua_path: str
     luaservice: str
     starttime: int
+    globalnames: GlobalNames
+    monitor_exit: int
 
     def resolve(self, address: Any) -> Service | None: ...
 
@@ -97,6 +102,8 @@ class Node(Protocol):
     def bind_name(self, name: str, handle: int) -> None: ...
 
     def check_removable(self, service: Service, what: str) -> None: ...
+
+    def kill_failed(self, service: Service) -> None: ...
 
 
 #: Classes of the values a message payload may be (``bool`` is not one).
@@ -168,6 +175,8 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
             if target is None:
                 if session and ptype in ANSWERS:
                     node.forget_request(dest, session)
+                elif node.globalnames.hold(source, dest, ptype, session, msg):
+                    return True  # to a global name not registered yet
                 return None
         if session:
             if ptype in ANSWERS:
@@ -235,6 +244,8 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
                 if session and ptype in ANSWERS:
                     with lock:
                         node.forget_request(dest, session)
+                elif node.globalnames.hold(source, dest, ptype, session, msg):
+                    return True  # to a global name not registered yet
                 return None
         if scheduler.parallel:
             with lock:
@@ -274,7 +285,12 @@ def make_command(node: Node, service: Service) -> Callable[..., Any]:
                         f"{name.decode()}: argument #{index + 1} is a {kind} "
                         "(only strings, numbers, booleans and nil)"
                     ).encode()
-            return _results(name, handler(node, service, *args))
+            results = _results(name, handler(node, service, *args))
+            if service.memlimit:
+                # lupa writes the results into the VM where a memory error
+                # cannot be caught; the dispatcher settles after the message
+                service.make_room(sum(len(v) for v in results if v.__class__ is bytes))
+            return results
         except SkyletError as exc:
             return False, _one_line(str(exc)).encode()
         except Exception as exc:
@@ -336,9 +352,13 @@ def _launch(node: Node, service: Service, line: bytes) -> Any:
 
 
 def _exit(node: Node, service: Service, stage: Any = None) -> None:
-    # skynet.exit asks first ("check"), before it answers its own callers.
+    # skynet.exit asks first ("check"), before it answers its own callers;
+    # "failed": a start that failed and could not even report it (out of
+    # memory): the node tells the launcher, as for a kill.
     node.check_removable(service, "exit")
-    if stage != b"check":
+    if stage == b"failed":
+        node.kill_failed(service)
+    elif stage != b"check":
         node.retire(service, "exited")
 
 
@@ -354,13 +374,64 @@ def _abort(node: Node, service: Service) -> None:
 
 
 def _register(node: Node, service: Service, name: bytes) -> None:
-    node.bind_name(_text(name), service.handle)
+    _name(node, service, name, service.handle)
 
 
 def _name(node: Node, service: Service, name: bytes, handle: Any) -> None:
     if handle.__class__ is not int:
         raise SkyletError(f"skynet.name needs a service address, not {handle!r}")
-    node.bind_name(_text(name), handle)
+    text = _text(name)
+    if is_global(text):
+        node.globalnames.register(text, handle)
+    else:
+        node.bind_name(text, handle)
+
+
+def _queryname(node: Node, service: Service, name: bytes, session: Any) -> int | None:
+    # harbor.queryname: the handle now, or a response on `session` later.
+    if session.__class__ is not int:
+        raise SkyletError("QUERYNAME needs a session")
+    return node.globalnames.query(service.handle, _text(name), session)
+
+
+def _monitor(node: Node, service: Service, handle: Any) -> None:
+    # skynet.monitor: this service hears (a client message) of every exit.
+    if handle.__class__ is not int:
+        raise SkyletError(f"skynet.monitor needs a service address, not {handle!r}")
+    node.monitor_exit = handle
+
+
+def _logon(node: Node, service: Service, address: Any) -> None:
+    target = node.resolve(address)
+    if target is not None:
+        servicelog.logon(node, target)
+
+
+def _logoff(node: Node, service: Service, address: Any) -> None:
+    target = node.resolve(address)
+    if target is not None:
+        servicelog.logoff(target)
+
+
+def _signal(node: Node, service: Service, address: Any, sig: Any = 0) -> None:
+    # skynet's snlua: signal 0 interrupts the running Lua code, 1 logs memory.
+    target = node.resolve(address)
+    if target is None or target.runtime is None:
+        return
+    if sig == 0:
+        if node.scheduler.running_time(target) > 0:
+            interrupt(target, "Interrupted")
+    else:
+        used = target.runtime.get_memory_used()
+        node.logger.log(target.handle, f"Current Memory {used / 1024:.3f}K")
+
+
+def _memory(node: Node, service: Service) -> tuple[int, ...]:
+    return servicelog.memory(node)
+
+
+def _luapath(node: Node, service: Service) -> bytes:
+    return node.lua_path.encode()
 
 
 def _query(node: Node, service: Service, name: bytes) -> int | None:
@@ -412,6 +483,7 @@ def _memlimit(node: Node, service: Service, limit: Any) -> None:
     if limit.__class__ is not int:
         raise SkyletError(f"skynet.memlimit needs an integer number of bytes, not {limit!r}")
     node.set_memlimit(service, limit)
+    node.logger.log(service.handle, f"Set memory limit to {limit / (1024 * 1024):.2f} M")
 
 
 def _stat(node: Node, service: Service, what: bytes) -> Any:
@@ -422,6 +494,11 @@ def _stat(node: Node, service: Service, what: bytes) -> Any:
         return service.message_count
     if key == "cpu":
         return service.cpu
+    if key == "endless":  # set by the monitor; reading it clears it, as in skynet
+        endless, service.endless = service.endless, False
+        return 1 if endless else 0
+    if key == "time":  # seconds the current turn of this service has run
+        return node.scheduler.running_time(service)
     return None
 
 
@@ -437,11 +514,20 @@ def _load_code(
         chunk = node.codecache.load(path, path, service.codecache_mode, stat)
     except CompileError as exc:
         return False, f"error loading {kind} '{text}': {exc}".encode()
-    return path.encode(), chunk.code, chunk.mode
+    # The pattern that matched: skynet's loader derives SERVICE_PATH from it.
+    pattern = next(
+        (p for p in patterns.split(";") if p.replace("?", text.replace(".", "/")) == path), ""
+    )
+    return path.encode(), chunk.code, chunk.mode, pattern.encode()
 
 
-def _loadmodule(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
-    return _load_code(node, service, name, node.lua_path, "module")
+def _loadmodule(
+    node: Node, service: Service, name: bytes, path: bytes | None = None
+) -> tuple[Any, ...]:
+    # `path`: the service's package.path (skynet's loader puts a service's
+    # own folder first); the node's lua_path if not given.
+    patterns = node.lua_path if path is None else _text(path)
+    return _load_code(node, service, name, patterns, "module")
 
 
 def _loadservice(node: Node, service: Service, name: bytes) -> tuple[Any, ...]:
@@ -536,6 +622,13 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"REG": _register,
     b"NAME": _name,
     b"QUERY": _query,
+    b"QUERYNAME": _queryname,
+    b"MONITOR": _monitor,
+    b"LUAPATH": _luapath,
+    b"LOGON": _logon,
+    b"LOGOFF": _logoff,
+    b"SIGNAL": _signal,
+    b"MEMORY": _memory,
     b"GETENV": _getenv,
     b"SETENV": _setenv,
     b"LOG": _log,

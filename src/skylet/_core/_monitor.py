@@ -25,6 +25,7 @@ import time
 from ._logger import Logger
 from ._scheduler import Scheduler
 from ._service import Service
+from ._warnings import ENDLESS_AFTER, endless
 from ._workers import ThreadedScheduler
 
 #: Interrupts a message may swallow before its service is doomed.
@@ -64,16 +65,18 @@ class Monitor:
         self._timeout = timeout
         self._logger = logger
         #: Seconds between two looks at the scheduler (read at every look).
-        self.period = min(1.0, timeout / 4)
+        self.period = min(1.0, timeout / 4) if timeout > 0 else 1.0
         #: Seconds between two interrupts of one message: time for an error
         #: that was not swallowed to unwind, even on a loaded machine.
         self.grace = min(1.0, timeout)
+        #: Seconds one message runs before skynet's endless-loop warning.
+        self.endless_after = ENDLESS_AFTER
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._timeout <= 0:
-            return
+        # Runs even without runaway_timeout (0: never interrupt), for skynet's
+        # endless-loop warning.
         self._thread = threading.Thread(target=self._watch, name="skylet-monitor", daemon=True)
         self._thread.start()
 
@@ -87,6 +90,7 @@ class Monitor:
         # Per dispatcher: the message counter last seen, since when, and how
         # many interrupts that message has had.
         seen = [(-1, time.monotonic(), 0) for _ in self._scheduler.dispatchers]
+        warned = [0.0 for _ in self._scheduler.dispatchers]  # last endless warning
         while not self._stop.wait(self.period):
             now = time.monotonic()
             for index, dispatcher in enumerate(self._scheduler.dispatchers):
@@ -95,7 +99,15 @@ class Monitor:
                 last, since, strikes = seen[index]
                 if service is None or version != last:
                     seen[index] = (version, now, 0)
-                elif strikes == 0 and now - since >= self._timeout:
+                    warned[index] = now
+                    continue
+                if now - warned[index] >= self.endless_after:
+                    # skynet warns at every check while one message runs
+                    warned[index] = now
+                    endless(service, dispatcher.source, version, self._logger.log)
+                if self._timeout <= 0:
+                    continue
+                if strikes == 0 and now - since >= self._timeout:
                     why = (
                         f"service {service.address} interrupted: one message ran for more "
                         f"than {self._timeout:g}s (endless loop?)"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-from lupa.lua54 import LuaError
+from lupa.lua54 import LuaError, LuaMemoryError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
@@ -23,11 +23,13 @@ from .._net._socket_ops import OPS, QUEUED_OPS
 from .._net._sockets import SocketServer
 from .._pyservice._manager import PythonServices
 from . import _ptype as ptypes
+from . import _servicelog as servicelog
 from . import _settings as settings
 from ._commands import make_command, make_send
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
 from ._functions import FunctionStore
+from ._globalnames import GlobalNames
 from ._inject import InjectResult
 from ._inject import inject as run_inject
 from ._logger import Logger, Writer
@@ -39,7 +41,7 @@ from ._scheduler import Scheduler
 from ._service import Message, Service
 from ._settings import check_settings
 from ._sproto_slots import SprotoSlots
-from ._timers import TICKS_PER_SECOND, Timers
+from ._timers import Timers, ticks_at
 from ._workers import ThreadedScheduler
 
 #: Per-service Lua memory limit unless the config sets ``service_memlimit``.
@@ -106,6 +108,7 @@ class Node:
             self.scheduler = Scheduler(self._dispatch_failed, self._doomed)
         else:
             self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed, self._doomed)
+        self.scheduler.warn = self.logger.log
         self.timers = Timers(self._timer_expired)
         self.sockets = SocketServer(
             self.config,
@@ -121,6 +124,9 @@ class Node:
             self.logger,
         )
         self.functions = FunctionStore()
+        self.globalnames = GlobalNames(self)
+        #: skynet.monitor: the service told (a client message) of every exit.
+        self.monitor_exit = 0
         #: Schema bundles sprotoloader shares between services, by slot.
         self.sproto_slots = SprotoSlots()
         #: Python services (config ``pyservice``), or None.
@@ -152,7 +158,7 @@ class Node:
         self._clock = self.timers.clock = trio.lowlevel.current_clock()
         self._trio_token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
-        self._t0 = self._clock.current_time()
+        self._t0 = self.timers.origin = self._clock.current_time()
         self._stopped = trio.Event()
         self._booted_event = trio.Event()
         failure: str | None = None
@@ -183,6 +189,8 @@ class Node:
             self.scheduler.stop()
             self.monitor.stop()
             self._fail_host_calls()
+            for service in list(self.registry.services.values()):
+                servicelog.logoff(service)  # console `logon` files
             self._close_vms()
             self.logger.close()
         if not ok:
@@ -285,6 +293,9 @@ class Node:
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
+        servicelog.logoff(service)
+        if self.monitor_exit and self.monitor_exit != service.handle:
+            self._answer_client(self.monitor_exit, service.handle)
         if self.pyservices is not None:
             self.pyservices.retired(service)
         _close_vm(service)
@@ -306,6 +317,11 @@ class Node:
         target = self.registry.services.get(dest)
         if target is not None:
             self.post(target, ptypes.ERROR, session, source, message)
+
+    def _answer_client(self, dest: int, source: int) -> None:
+        target = self.registry.services.get(dest)
+        if target is not None:
+            self.post(target, ptypes.CLIENT, 0, source, b"")
 
     def forget_request(self, caller: Any, session: int) -> None:
         """An answer went to a caller that is gone: stop tracking the request."""
@@ -349,6 +365,10 @@ class Node:
         if launcher is not None:
             self.post(launcher, ptypes.LUA, 0, 0, pack("REMOVE", target.handle, True))
 
+    def kill_failed(self, service: Service) -> None:
+        """A service whose start failed and that could not report it goes as killed."""
+        self._kill(service, "failed to start")
+
     def _doomed(self, service: Service) -> None:
         # The monitor doomed it (it swallowed its interrupts) and its message
         # has unwound: it goes, as if killed, whatever it is.
@@ -380,6 +400,12 @@ class Node:
             trace = "".join(traceback.format_exception(exc)).rstrip()
             self.logger.log(service.handle, f"dispatch failed:\n{trace}")
         ptype, session, source, _ = message
+        if isinstance(exc, LuaMemoryError) and not service.dead:
+            # Its own dispatch code ran out of memory (not a handler: those
+            # errors are caught in Lua): it cannot answer or report any more,
+            # so it goes, as if killed; its callers and the launcher hear.
+            self.logger.log(service.handle, "killed: out of memory in its dispatch code")
+            self._kill(service, "was killed: out of memory")
         if not session or ptype == ptypes.RESPONSE or ptype == ptypes.ERROR:
             return
         key = (source, session)
@@ -396,7 +422,7 @@ class Node:
     def now(self) -> int:
         """Ticks (1/100 s) since the node started, on trio's clock."""
         assert self._clock is not None
-        return int((self._clock.current_time() - self._t0) * TICKS_PER_SECOND)
+        return ticks_at(self._clock.current_time() - self._t0)
 
     def set_timer(self, service: Service, ticks: int, session: int) -> None:
         if ticks <= 0:

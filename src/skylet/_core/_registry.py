@@ -43,7 +43,9 @@ class Registry:
         """Retire a handle and every name bound to it."""
         with self._lock:
             service = self.services.pop(handle, None)
-            for name in [n for n, h in self.names.items() if h == handle]:
+            # Local names go with the service; global names stay, pointing at
+            # a dead handle, as in skynet (sends to them fail).
+            for name in [n for n, h in self.names.items() if h == handle and n[:1] == "."]:
                 del self.names[name]
             return service
 
@@ -55,6 +57,15 @@ class Registry:
             old = self.names.get(name)
             if old is not None and old != handle:
                 raise SkyletError(f"name {name} is already bound to :{old:08x}")
+            self.names[name] = handle
+
+    def bind_global(self, name: str, handle: int) -> None:
+        """Give ``handle`` the global name ``name`` (see ``_globalnames``): a
+        name a live service holds is taken; one left by a dead service is not."""
+        with self._lock:
+            old = self.names.get(name)
+            if old is not None and old != handle and old in self.services:
+                raise SkyletError(f"global name {name} is already bound to :{old:08x}")
             self.names[name] = handle
 
     def resolve(self, address: int | str) -> Service | None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import trio
 
-from ._service import Message, Service
+from ._service import OVERLOAD, Message, Service
+from ._warnings import check_overload
 
 #: What a scheduler calls when an error escapes a dispatch: (service, error,
 #: the message it was dispatching). It must not raise.
@@ -35,11 +36,12 @@ PASS_TURNS = 1024
 class Dispatcher:
     """What one dispatch loop is doing, read by the runaway monitor."""
 
-    __slots__ = ("current", "started", "thread", "version")
+    __slots__ = ("current", "source", "started", "thread", "version")
 
     def __init__(self) -> None:
         self.current: Service | None = None
         self.started = 0.0
+        self.source = 0  # the sender of the message running
         self.version = 0  # moves with every message
         self.thread = 0  # the thread running this loop
 
@@ -63,6 +65,13 @@ def running(dispatchers: list[Dispatcher], service: Service) -> Iterator[None]:
         me.version += 1
 
 
+def running_time(dispatchers: list[Dispatcher], service: Service) -> float:
+    for dispatcher in dispatchers:
+        if dispatcher.current is service:
+            return perf_counter() - dispatcher.started
+    return 0.0
+
+
 class Scheduler:
     threads = 1
 
@@ -75,6 +84,8 @@ class Scheduler:
         self.lock: Any = nullcontext()
         self._on_error = on_error
         self._on_doomed = on_doomed
+        #: Logs skynet's "May overload" warning (set by the node).
+        self.warn: Callable[[int, str], None] | None = None
 
     def schedule(self, service: Service) -> None:
         """Put a service that just got mail on the run-queue."""
@@ -105,6 +116,10 @@ class Scheduler:
     def running(self, service: Service) -> Any:
         return running(self.dispatchers, service)
 
+    def running_time(self, service: Service) -> float:
+        """Seconds ``service``'s current turn has run (0.0 if not running)."""
+        return running_time(self.dispatchers, service)
+
     async def run(self) -> None:
         runq = self.runq
         turn = self._turn
@@ -130,7 +145,10 @@ class Scheduler:
     def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
+        limited = service.memlimit > 0
         count = len(mailbox)
+        if count > service.overload:
+            check_overload(service, count, self.warn)
         if count > TURN_MESSAGES:
             count = TURN_MESSAGES
         me.current = service
@@ -142,11 +160,17 @@ class Scheduler:
                 done += 1
                 me.version += 1
                 ptype, session, source, msg = message
+                me.source = source
+                if limited:
+                    # lupa writes the payload into the VM before any Lua runs
+                    service.make_room(len(msg) if msg.__class__ is bytes else 0)
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except Exception as exc:
                     # Lua's errors and Python's alike: nothing escapes a dispatcher.
                     self._on_error(service, exc, message)
+                if service.lifted:
+                    service.settle()
                 if service.doomed is not None:
                     self._on_doomed(service)
                 if service.dead or self.stopping:
@@ -159,3 +183,4 @@ class Scheduler:
                 self.runq.append(service)
             else:
                 service.in_queue = False
+                service.overload = OVERLOAD

@@ -10,8 +10,15 @@ if TYPE_CHECKING:
     from .._lua._codecache import CodeCacheMode
     from .._lua._watchdog import Watch
 
+#: Mailbox length past which skynet logs "May overload" (then doubles).
+OVERLOAD = 1024
+
 #: (ptype, session, source, payload)
 Message = tuple[int, int, int, Any]
+
+#: Lua memory beyond a VM's limit that lupa may use to write into it (see
+#: Service.make_room).
+HEADROOM = 256 * 1024
 
 
 class Service:
@@ -32,15 +39,18 @@ class Service:
         "dead",
         "dispatch",
         "doomed",
+        "endless",
         "essential",
         "handle",
         "in_queue",
         "interrupt",
+        "lifted",
         "light",
         "mailbox",
         "memlimit",
         "message_count",
         "name",
+        "overload",
         "runtime",
         "watch",
     )
@@ -73,12 +83,46 @@ class Service:
         self.essential = False
         # Its Lua memory limit in bytes (0: none); skynet.memlimit only lowers it.
         self.memlimit = 0
+        # The limit lupa enforces while lupa itself writes into the VM (see
+        # make_room), or 0 while that is memlimit.
+        self.lifted = 0
         # Threaded scheduler: average seconds per message, and whether that
         # is known to be small enough to keep the service on trio's thread.
         self.cost = 0.0
         self.light = True  # its start function runs where thread = 1 would run it
+        # skynet's warnings: a message ran long (skynet.stat "endless"); the
+        # mailbox length past which "May overload" is logged next.
+        self.endless = False
+        self.overload = OVERLOAD
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
+
+    def make_room(self, extra: int) -> None:
+        """Room in the VM for ``extra`` bytes lupa is about to write into it.
+
+        lupa writes a message's payload (calling into Lua) and a command's
+        results (returning to Lua) where a Lua memory error cannot be
+        caught: the process aborts ("unprotected error in call to Lua API")
+        or deadlocks on the GIL. So while a VM is near its limit, the limit
+        is lifted by what lupa needs plus :data:`HEADROOM`, until
+        :meth:`settle` after the message. A service overshoots its limit by
+        at most that much; its own allocations still fail, in Lua, as
+        "not enough memory".
+        """
+        runtime = self.runtime
+        if runtime is None:
+            return
+        need = runtime.get_memory_used() + extra + HEADROOM
+        if need > (self.lifted or self.memlimit):
+            runtime.set_max_memory(need)
+            self.lifted = need
+
+    def settle(self) -> None:
+        """Back to its own memory limit after :meth:`make_room`."""
+        if self.lifted:
+            self.lifted = 0
+            if self.runtime is not None:
+                self.runtime.set_max_memory(self.memlimit)
 
     @property
     def address(self) -> str:

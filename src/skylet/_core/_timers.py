@@ -16,6 +16,11 @@ import trio
 TICKS_PER_SECOND = 100
 
 
+def ticks_at(seconds: float) -> int:
+    """Whole ticks in ``seconds`` (0.03 s is 3 ticks, not 2.9999...)."""
+    return math.floor(seconds * TICKS_PER_SECOND + 1e-6)
+
+
 class Timers:
     """Fires ``expire(handle, session)`` when a timer's deadline passes.
 
@@ -29,6 +34,8 @@ class Timers:
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
         self._scope: trio.CancelScope | None = None
+        #: The clock's time at tick 0 (the node's start; set by the node).
+        self.origin = 0.0
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -36,7 +43,11 @@ class Timers:
     def add(self, ticks: int, handle: int, session: int) -> None:
         """Set a timer; must be called on the trio thread."""
         assert self.clock is not None, "timers have no clock yet"
-        deadline = self.clock.current_time() + ticks / TICKS_PER_SECOND
+        # As in skynet, a timer fires on a tick: `ticks` after the current
+        # tick began, so skynet.now() has moved by exactly `ticks` when it does.
+        origin = self.origin
+        tick = ticks_at(self.clock.current_time() - origin)
+        deadline = origin + (tick + ticks) / TICKS_PER_SECOND
         heapq.heappush(self._heap, (deadline, next(self._seq), handle, session))
         scope = self._scope
         if scope is not None and deadline < scope.deadline:

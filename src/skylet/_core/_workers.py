@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -37,8 +38,10 @@ from ._scheduler import (
     DoomHandler,
     ErrorHandler,
     running,
+    running_time,
 )
-from ._service import Message, Service
+from ._service import OVERLOAD, Message, Service
+from ._warnings import check_overload
 
 #: A service whose messages cost more than this on average runs in parallel.
 HEAVY_MESSAGE = 0.00005
@@ -74,6 +77,8 @@ class ThreadedScheduler:
         self.dispatchers = [Dispatcher()] + [w.dispatcher for w in self._workers]
         self._on_error = on_error
         self._on_doomed = on_doomed
+        #: Logs skynet's "May overload" warning (set by the node).
+        self.warn: Callable[[int, str], None] | None = None
         self._token: trio.lowlevel.TrioToken | None = None
 
     # ----- making services runnable -----
@@ -136,6 +141,10 @@ class ThreadedScheduler:
                 worker.wake.set()
             if self.wake is not None and self._token is not None:
                 self._token.run_sync_soon(self._wake_trio)
+
+    def running_time(self, service: Service) -> float:
+        """Seconds ``service``'s current turn has run (0.0 if not running)."""
+        return running_time(self.dispatchers, service)
 
     def running(self, service: Service) -> Any:
         return running(self.dispatchers, service)
@@ -240,9 +249,12 @@ class ThreadedScheduler:
     def _turn(self, me: Dispatcher, service: Service) -> None:
         mailbox = service.mailbox
         dispatch = service.dispatch
+        limited = service.memlimit > 0
         me.current = service
         me.started = started = perf_counter()
         done = 0
+        if len(mailbox) > service.overload:
+            check_overload(service, len(mailbox), self.warn)
         try:
             # Test for mail before taking it: an exception per turn costs more
             # than the message. (Only retire() on another thread can still
@@ -255,11 +267,17 @@ class ThreadedScheduler:
                 done += 1
                 me.version += 1
                 ptype, session, source, msg = message
+                me.source = source
+                if limited:
+                    # lupa writes the payload into the VM before any Lua runs
+                    service.make_room(len(msg) if msg.__class__ is bytes else 0)
                 try:
                     dispatch(ptype, session, source, msg)  # type: ignore[misc]
                 except Exception as exc:
                     # Lua's errors and Python's alike: nothing escapes a dispatcher.
                     self._on_error(service, exc, message)
+                if service.lifted:
+                    service.settle()
                 if service.doomed is not None:
                     self._on_doomed(service)
         finally:
@@ -283,3 +301,4 @@ class ThreadedScheduler:
             (self.runq if service.light else self.heavyq).append(service)
         else:
             service.in_queue = False
+            service.overload = OVERLOAD

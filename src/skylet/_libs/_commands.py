@@ -14,6 +14,7 @@ from typing import Any
 from . import _crypt
 from ._multicast import multicast
 from ._mysqlauth import mysqlauth
+from ._nodename import nodename
 from ._shared import shared
 from ._stm import stm
 from ._tls import tls
@@ -25,4 +26,5 @@ COMMANDS: dict[bytes, Callable[..., Any]] = {
     b"CRYPT": _crypt.command,
     b"MYSQLAUTH": mysqlauth,  # skynet.db.mysql
     b"TLS": tls,
+    b"CLUSTERNODENAME": nodename,  # skynet.cluster trace tags
 }

@@ -128,5 +128,7 @@ def boot_service(
         first = text.splitlines()[0] if text else "unknown error"
         node.logger.log(service.handle, f"launch {service.name} failed: {text}")
         raise LaunchError(first) from None
+    finally:
+        service.settle()  # commands during boot may have made room (Service.make_room)
     if service.dispatch is None:
         raise LaunchError(f"service {service.name} did not call skynet.start")

@@ -56,8 +56,13 @@ setmetatable(skynet, { __index = function(t, k)
   if not extra_loaded then
     require "skylet.skynet_extra"(skynet, inner)
     extra_loaded = true -- only now: a load that failed (out of memory) is retried
-    return rawget(t, k)
+    local v = rawget(t, k)
+    if v ~= nil then
+      return v
+    end
   end
+  -- Rarer still: the coroutine API and tracing (skylet.skynet_extra says where).
+  return inner.lazy(k)
 end })
 
 local proto = {}
@@ -74,6 +79,14 @@ local unresponse = {}
 local sleep_session = {}
 local wakeup_queue, wakeup_head, wakeup_tail = {}, 1, 0
 local fork_queue, fork_head, fork_tail = {}, 1, 0
+-- session -> address called, for calls waiting for an answer (skynet.term
+-- fails the ones made to an address)
+local watching_session = {}
+-- sessions to fail at the next chance (skynet.term)
+local error_queue = {}
+-- skylet.skynet_trace's hooks once something turned tracing on; until then
+-- tracing costs one test of this upvalue at each step.
+local trace = false
 
 local session_counter = 0
 local function gen_session()
@@ -116,6 +129,9 @@ local function request_done(co)
   end
   session_coroutine_id[co] = nil
   session_coroutine_address[co] = nil
+  if trace then
+    trace.done(co)
+  end
 end
 
 local function co_create(f)
@@ -152,8 +168,14 @@ local function dispatch_wakeup()
       local co = session_id_coroutine[session]
       session_id_coroutine[session] = "BREAK"
       sleep_session[token] = nil
-      suspend(co, resume_thread(co, false, "BREAK"))
+      if trace then
+        trace.step(co, "resume")
+      end
+      suspend(co, resume_thread(co, false, "BREAK", session))
     end
+  end
+  if error_queue[1] then
+    inner.fail_termed() -- the calls skynet.term gave up on (skylet.skynet_threads)
   end
 end
 
@@ -166,15 +188,25 @@ function suspend(co, ok, what)
     local source = session_coroutine_address[co]
     session_coroutine_id[co] = nil
     session_coroutine_address[co] = nil
+    if trace then
+      trace.error(co, session)
+    end
     local msg = tostring(what)
+    local tb = traceback(co, msg)
+    -- Its to-be-closed variables close now (their __close sees the error).
+    coroutine.close(co)
     -- Log before answering: the caller may act on the error at once.
-    log(traceback(co, msg))
+    log(tb)
     if session and session ~= 0 and source then
       core_send(source, PTYPE_ERROR, session, msg)
     end
     return
   end
   if what == "QUIT" then
+    -- skynet.exit: the exiting coroutine's to-be-closed variables close
+    -- while the service can still log, then the node retires it.
+    coroutine.close(co)
+    command("EXIT")
     return "QUIT"
   end
   -- "SUSPEND": waiting for a response, a timer or a wakeup.
@@ -194,6 +226,9 @@ end
 function skynet.dispatch(typename, func)
   local p = proto[typename]
   if p == nil then
+    if func == nil then
+      return nil
+    end
     error("unknown protocol " .. tostring(typename), 2)
   end
   if func then
@@ -239,12 +274,19 @@ local function raw_dispatch_message(ptype, session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
-      return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg))
+      if trace and ptype == PTYPE_RESPONSE then -- skynet traces no resume by an error
+        trace.step(co, "resume")
+      end
+      return suspend(co, resume_thread(co, ptype == PTYPE_RESPONSE, msg, session))
     end
     return
   end
   local p = proto[ptype]
   local f = p and p.dispatch
+  if ptype == 12 and p == nil then -- PTYPE_TRACE: trace the sender's next request
+    inner.enable_trace().source(source, msg)
+    return
+  end
   if f == nil then
     if session ~= 0 then
       local ok, err = pcall(unknown_request, session, source, msg, ptype)
@@ -257,6 +299,9 @@ local function raw_dispatch_message(ptype, session, source, msg)
   local co = co_create(f)
   session_coroutine_id[co] = session
   session_coroutine_address[co] = source
+  if trace then
+    trace.request(co, p, source)
+  end
   local unpack = p.unpack
   if unpack then
     return suspend(co, resume_thread(co, session, source, unpack(msg)))
@@ -308,7 +353,9 @@ end
 
 local function yield_call(addr, session)
   session_id_coroutine[session] = running_thread
+  watching_session[session] = addr
   local ok, msg = coroutine_yield "SUSPEND"
+  watching_session[session] = nil
   if not ok then
     if msg == nil or msg == "" then
       msg = "call failed"
@@ -331,6 +378,9 @@ function skynet.call(addr, typename, ...)
   if p == nil then
     error("unknown protocol " .. tostring(typename), 2)
   end
+  if trace then
+    trace.call(addr, 2)
+  end
   local session = gen_session()
   local ok, err = core_send(addr, p.id, session, p.pack(...))
   if not ok then
@@ -346,6 +396,9 @@ function skynet.ret(msg, sz)
   local session = session_coroutine_id[co]
   if session == nil then
     error("No session", 2)
+  end
+  if trace then
+    trace.step(co, "response")
   end
   if session == 0 then
     session_coroutine_id[co] = nil
@@ -375,7 +428,11 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-  session_id_coroutine[session] = running_thread
+  local co = running_thread
+  if trace then
+    trace.step(co, "sleep", 2)
+  end
+  session_id_coroutine[session] = co
   sleep_session[token] = session
   return coroutine_yield "SUSPEND"
 end
@@ -442,6 +499,12 @@ function skynet.address(addr)
   return tostring(addr)
 end
 
+-- Here, not with the rarer API: a service that limits its memory should not
+-- spend it on loading that (skynet's testmemlimit fills 1 MB to the brim).
+function skynet.memlimit(bytes)
+  command("MEMLIMIT", bytes)
+end
+
 function skynet.getenv(key)
   return command("GETENV", key)
 end
@@ -490,11 +553,26 @@ end
 
 function skynet.exit()
   command("EXIT", "check") -- raises for a service the node cannot run without
+  -- No forked coroutine runs after skynet.exit.
+  fork_queue, fork_head, fork_tail = {}, 1, 0
   -- Tell the launcher first, while this service can still send.
   skynet.send(".launcher", "lua", "REMOVE", self_handle, false)
   send_dead_errors(format("service %s exited", skynet.address(self_handle)))
-  command("EXIT")
-  coroutine_yield "QUIT"
+  -- Coroutines still waiting close, so their to-be-closed variables run.
+  for _, co in pairs(session_id_coroutine) do
+    if type(co) == "thread" and co ~= running_thread and coroutine_status(co) == "suspended" then
+      coroutine.close(co)
+    end
+  end
+  coroutine_yield "QUIT" -- suspend closes this coroutine, then exits
+
+end
+
+-- Defined here, not where it is used: a start that failed out of memory
+-- may leave no room even for making a closure.
+local function report_start_failure(err)
+  log("init service failed: " .. tostring(err))
+  skynet.send(".launcher", "lua", "ERROR", tostring(err):match("^[^\n]*"))
 end
 
 function skynet.init_service(start)
@@ -506,8 +584,13 @@ function skynet.init_service(start)
     start()
   end, traceback)
   if not ok then
-    log("init service failed: " .. tostring(err))
-    skynet.send(".launcher", "lua", "ERROR", tostring(err):match("^[^\n]*"))
+    -- The failed start's garbage (a memory bomb's, say) goes first, so that
+    -- the report can be written; if even that fails, the node reports it.
+    collectgarbage()
+    if not pcall(report_start_failure, err) then
+      core.exit_failed() -- the node retires it and tells the launcher
+      return
+    end
     skynet.exit()
   else
     skynet.send(".launcher", "lua", "LAUNCHOK")
@@ -578,6 +661,23 @@ inner = {
   session_coroutine_id = session_coroutine_id,
   session_coroutine_address = session_coroutine_address,
   unresponse = unresponse,
+  sleep_session = sleep_session,
+  watching_session = watching_session,
+  error_queue = error_queue,
+  resume_thread = resume_thread,
+  fork_queue = function() return fork_queue, fork_head, fork_tail end,
+  set_fork_tail = function(t) fork_tail = t end,
+  -- Turns tracing on: skylet.skynet_trace's hooks (which it returns).
+  enable_trace = function()
+    if not trace then
+      if not package.loaded["skylet.skynet_trace"] then
+        require "skylet.skynet_trace"(skynet, inner)
+      end
+      trace = inner.trace_hooks
+    end
+    return trace
+  end,
+  trace = function() return trace end,
   running_thread = function() return running_thread end,
   -- skynet.profile times the skynet threads: it swaps the resume they use.
   set_resume = function(f) coroutine_resume = f end,

@@ -26,6 +26,29 @@ function CMD.proxysend(node, name, ...)
   skynet.send(proxy, "lua", ...)
 end
 
+-- a snax service on node, through cluster.snax: posts a note, then asks
+-- for the notes and adds n to its total (address: as cluster.snax takes it)
+function CMD.snax(node, name, address, note, n)
+  local obj = cluster.snax(node, name, address)
+  obj.post.note(note)
+  local notes = obj.req.notes()
+  local total, who = obj.req.add(n)
+  return notes[#notes], total, who
+end
+
+-- a traced cluster call: skynet.trace, then the call
+function CMD.traced(node, addr, ...)
+  skynet.trace("cluster")
+  return cluster.call(node, addr, ...)
+end
+
+-- a traced call through a cluster.proxy
+function CMD.traced_proxy(node, name, ...)
+  local proxy = cluster.proxy(node, name)
+  skynet.trace("proxy")
+  return skynet.call(proxy, "lua", ...)
+end
+
 function CMD.reload(config)
   cluster.reload(config)
 end

@@ -126,6 +126,26 @@ function CMD.swallow_nested()
   while true do pcall(co) end
 end
 
+-- Fill the VM to its memory limit and keep it full (a global holds it).
+function CMD.fill()
+  HOARD = {}
+  pcall(function() while true do HOARD[#HOARD + 1] = {} end end)
+  -- a little room back, just enough to answer this call
+  for _ = 1, 40 do HOARD[#HOARD] = nil end
+  collectgarbage()
+  return #HOARD
+end
+
+-- While full: ask the node for strings, over and over.
+function CMD.ask_while_full(n)
+  local failures = 0
+  for _ = 1, n do
+    local ok = pcall(skynet.getenv, "long_value")
+    if not ok then failures = failures + 1 end
+  end
+  return failures
+end
+
 function CMD.tokens()
   local a = core.command("DUMPFUNC", function() end)
   local b = core.command("DUMPFUNC", function() end)

@@ -95,7 +95,7 @@ package.cpath = ""
 -- The node answers with the chunk and how to load it: "b" for bytecode it
 -- compiled itself, "t" for source text (code cache mode OFF or EXIST).
 local function lua_searcher(name)
-  local path, code, mode = command("LOADMODULE", name)
+  local path, code, mode = command("LOADMODULE", name, package.path)
   if path == nil then
     return "\n\t" .. code
   end
@@ -109,16 +109,24 @@ local function lua_searcher(name)
   return f, path
 end
 package.searchers = { package.searchers[1], lua_searcher }
+package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
 
 local plain_require = require
+-- A start that failed out of memory may have no room left for a vararg
+-- call (its stack cannot grow): this one takes none.
+local function exit_failed()
+  raw_command("EXIT", "failed")
+end
+
 package.loaded["skylet.core"] = {
   send = send,
   command = command,
   handle = handle,
   require = plain_require,
+  exit_failed = exit_failed,
 }
 -- The loader functions above are sealed at the end of this chunk.
-local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command }
+local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed }
 
 -- skynet's require (skynet.require): a module first required from a
 -- service coroutine runs its skynet.init functions once loaded, and other
@@ -200,11 +208,18 @@ sealed = nil
 
 SERVICE_NAME = service_name
 
-local path, code, mode = command("LOADSERVICE", service_name)
+local path, code, mode, pattern = command("LOADSERVICE", service_name)
 if not path then
   error(code, 0)
 end
-SERVICE_PATH = path:match("^(.*[/\\])") or "./"
+-- As skynet's loader: a service found as `dir/?/init.lua` gets `dir/name/`
+-- first on package.path; SERVICE_PATH is the folder it was found in.
+local service_dir = pattern:match("(.*/)[^/?]+$")
+if service_dir then
+  service_dir = service_dir:gsub("%?", function() return service_name end)
+  package.path = service_dir .. "?.lua;" .. package.path
+end
+SERVICE_PATH = service_dir or path:match("^(.*[/\\])") or "./"
 local main, err = raw_load(code, "@" .. path, mode)
 if not main then
   error(string.format("error loading service '%s': %s", service_name, err), 0)
@@ -214,6 +229,11 @@ local args, n = {}, 0
 for word in args_line:gmatch("%S+") do
   n = n + 1
   args[n] = word
+end
+-- Config `preload`: a script run before every service, with its arguments.
+local preload = command("GETENV", "preload")
+if preload then
+  assert(loadfile(preload))(service_name, table.unpack(args, 1, n))
 end
 main(table.unpack(args, 1, n))
 collectgarbage("restart")

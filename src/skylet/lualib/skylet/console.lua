@@ -107,6 +107,20 @@ function COMMAND.help()
     getenv = "getenv name : skynet.getenv(name)",
     setenv = "setenv name value: skynet.setenv(name,value)",
     netstat = "netstat : show netstat",
+    call = "call address ... : call to service with lua protocol",
+    trace = "trace address [proto] [on|off]",
+    killtask = "killtask address threadname : threadname listed by task",
+    uniqtask = "uniqtask address : show service unique task detail",
+    log = "launch a new lua service with log",
+    logon = "logon address",
+    logoff = "logoff address",
+    signal = "signal address sig",
+    snax = "lanuch a new snax service",
+    dbgcmd = "run address debug command",
+    cmem = "Show C memory info",
+    jmem = "Show jemalloc mem stats",
+    dumpheap = "dump heap profilling",
+    profactive = "profactive [on|off] : active/deactive jemalloc heap profilling",
   }
 end
 
@@ -247,8 +261,132 @@ function COMMAND.inject(print, target, filename, ...)
   return summary
 end
 
--- Commands that print as they go take the print function first.
+function COMMAND.dbgcmd(address, cmd, ...)
+  if cmd == nil then
+    error("dbgcmd needs an address and a debug command", 0)
+  end
+  return skynet.call(address_of(address), "debug", cmd, ...)
+end
+
+function COMMAND.killtask(address, threadname)
+  return COMMAND.dbgcmd(address, "KILLTASK", threadname)
+end
+
+function COMMAND.uniqtask(address)
+  return COMMAND.dbgcmd(address, "UNIQTASK")
+end
+
+local function toboolean(word)
+  if word == "on" then
+    return true
+  elseif word == "off" then
+    return false
+  end
+  return word
+end
+
+-- trace ADDR [proto] [on|off]: skynet.traceproto in that service.
+function COMMAND.trace(address, proto, flag)
+  address = address_of(address)
+  if flag == nil then
+    proto = toboolean(proto)
+  else
+    flag = toboolean(flag)
+  end
+  skynet.call(address, "debug", "TRACELOG", proto, flag)
+end
+
+-- call ADDR args: the rest of the line is Lua values (`"incr", 2`), with no
+-- access to anything but literals.
+function COMMAND.call(line)
+  local word, rest = line:match("^%S+%s+(%S+)%s*(.*)$")
+  if word == nil then
+    error("call needs an address", 0)
+  end
+  local address = address_of(word)
+  local f, err = load("return " .. rest, "=(debug console)", "t", {})
+  if not f then
+    error("Invalid arguments: " .. tostring(err), 0)
+  end
+  local args = table.pack(pcall(f))
+  if not args[1] then
+    error(tostring(args[2]), 0)
+  end
+  return table.pack(skynet.call(address, "lua", table.unpack(args, 2, args.n)))
+end
+
+-- log NAME ARGS: start a service with its messages logged (logon) from the first.
+function COMMAND.log(name, ...)
+  if name == nil then
+    error("log needs a service name", 0)
+  end
+  local ok, address = pcall(skynet.call, ".launcher", "lua", "LOGLAUNCH", "snlua", name, ...)
+  if ok and address then
+    return { [skynet.address(address)] = concat({ name, ... }, " ") }
+  end
+  return "Failed"
+end
+
+local command = require "skylet.core".command
+
+-- logon/logoff ADDR: every message the service gets goes to
+-- logpath/XXXXXXXX.log (as skynet's).
+function COMMAND.logon(address)
+  command("LOGON", address_of(address))
+end
+
+function COMMAND.logoff(address)
+  command("LOGOFF", address_of(address))
+end
+
+-- signal ADDR [sig]: 0 interrupts what the service runs; 1 logs its memory.
+function COMMAND.signal(address, sig)
+  command("SIGNAL", address_of(address), tonumber(sig) or 0)
+end
+
+function COMMAND.snax(...)
+  local ok, snax = pcall(require, "skynet.snax")
+  if not ok then
+    error("snax is not available in this node (no skynet.snax)", 0)
+  end
+  local started, s = pcall(snax.newservice, ...)
+  if started then
+    return { [skynet.address(s.handle)] = concat({ ... }, " ") }
+  end
+  return "Failed"
+end
+
+-- cmem: the Lua heap of every service (skylet's services allocate nothing
+-- else), its total, and the number of services.
+function COMMAND.cmem()
+  local info = { command("MEMORY") }
+  local tmp, total, block = {}, 0, 0
+  for i = 1, #info, 2 do
+    tmp[skynet.address(info[i])] = info[i + 1]
+    total = total + info[i + 1]
+    block = block + 1
+  end
+  tmp.total = total
+  tmp.block = block
+  return tmp
+end
+
+function COMMAND.jmem()
+  error("jmem: skylet does not use jemalloc (cmem shows each service's memory)", 0)
+end
+
+function COMMAND.dumpheap()
+  error("dumpheap: skylet does not use jemalloc, there is no heap profile to dump", 0)
+end
+
+function COMMAND.profactive(flag)
+  return "heap profilling is deactive"
+end
+
+-- Commands that print as they go take the print function first; LINE ones
+-- get the whole command line.
 local PRINTING = { inject = true }
+local LINE = { call = true }
 
 local function split(line)
   local words = {}
@@ -270,6 +408,8 @@ function M.docmd(line, print)
   local ok, result
   if PRINTING[name] then
     ok, result = pcall(cmd, print, table.unpack(words, 2))
+  elseif LINE[name] then
+    ok, result = pcall(cmd, line)
   else
     ok, result = pcall(cmd, table.unpack(words, 2))
   end

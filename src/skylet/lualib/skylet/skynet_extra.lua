@@ -4,7 +4,22 @@
 -- about a fifth of what loading skynet.lua cost. `inner` is skynet.lua's
 -- internals table (its session maps, core send, ...). Defining them again
 -- (a retried load) is harmless.
+-- Rarer still, loaded with the first read of one of their fields: the
+-- coroutine API and tracing.
+local THREADS_API = " request trace_timeout task uniqtask killthread term context endless pcall "
+local TRACE_API = " trace tracetag traceproto tracecall tracelog "
+
 return function(skynet, inner)
+  function inner.lazy(k)
+    local word = type(k) == "string" and " " .. k .. " "
+    local module = word and (THREADS_API:find(word, 1, true) and "skylet.skynet_threads"
+      or TRACE_API:find(word, 1, true) and "skylet.skynet_trace")
+    if module and not package.loaded[module] then
+      require(module)(skynet, inner)
+      return rawget(skynet, k)
+    end
+  end
+
   local command = inner.command
   local core_send = inner.send
   local proto = inner.proto
@@ -30,6 +45,10 @@ return function(skynet, inner)
 
   function skynet.rawcall(addr, typename, msg, sz)
     inner.check_callable()
+    local trace = inner.trace()
+    if trace then -- as skynet.call: a traced caller tells the callee (a clusterproxy's call)
+      trace.call(addr, 2)
+    end
     local p = proto[typename]
     local session = inner.gen_session()
     local ok, err = core_send(addr, p.id, session, msg)
@@ -128,46 +147,11 @@ return function(skynet, inner)
     return command("STAT", "mqlen")
   end
 
-  function skynet.task(ret)
-    local session_id_coroutine = inner.session_id_coroutine
-    if ret == nil then
-      local n = 0
-      for _, co in pairs(session_id_coroutine) do
-        if type(co) == "thread" then
-          n = n + 1
-        end
-      end
-      return n
-    end
-    if ret == "init" then
-      return nil
-    end
-    local tt = type(ret)
-    if tt == "table" then
-      for session, co in pairs(session_id_coroutine) do
-        if type(co) == "thread" then
-          ret[session] = traceback(co)
-        end
-      end
-      return
-    elseif tt == "number" then
-      local co = session_id_coroutine[ret]
-      if type(co) == "thread" then
-        return traceback(co)
-      end
-      return "No session"
-    end
-  end
-
   function skynet.stat(what)
     if what == "task" then
       return skynet.task()
     end
     return command("STAT", what)
-  end
-
-  function skynet.memlimit(bytes)
-    command("MEMLIMIT", bytes)
   end
 
   function skynet.info_func(func)

@@ -108,11 +108,11 @@ function cluster.proxy(node, name)
   return skynet.call(clusterd, "lua", "proxy", node, name)
 end
 
+-- A snax object for the snax service `name` on node (its address, or the
+-- one node's service_mgr knows as "snaxd.name"); req/post go through a
+-- clusterproxy. The remote service must call snax.enablecluster().
 function cluster.snax(node, name, address)
-  local ok, snax = pcall(require, "skynet.snax")
-  if not ok then
-    error("cluster.snax needs skynet.snax, which skylet does not have", 2)
-  end
+  local snax = require "skynet.snax"
   if not address then
     address = cluster.call(node, ".service", "QUERY", "snaxd", name)
   end

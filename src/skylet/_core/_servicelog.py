@@ -1,0 +1,76 @@
+"""The debug console's ``logon``/``logoff``/``signal``/``cmem`` on the node.
+
+``logon`` writes every message a service gets to ``logpath/XXXXXXXX.log``
+(config ``logpath``, default the current folder), one line per message as
+skynet's ``skynet_log.c`` does: ``:source type session ticks hex-payload``.
+It wraps the service's dispatch function, so services not logged pay nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+from ._errors import SkyletError
+from ._registry import Registry
+from ._service import Service
+
+
+class Node(Protocol):
+    """What the service log needs of the node (``_node.Node`` is one)."""
+
+    registry: Registry
+    env: dict[str, str]
+
+    def now(self) -> int: ...
+
+
+Dispatch = Callable[[int, int, int, Any], Any]
+
+
+class _Logged:
+    """A service's dispatch, writing each message to its log file first."""
+
+    def __init__(self, node: Node, inner: Dispatch, file: IO[str]) -> None:
+        self.node = node
+        self.inner = inner
+        self.file = file
+
+    def __call__(self, ptype: int, session: int, source: int, msg: Any) -> Any:
+        data = msg if isinstance(msg, bytes) else b"" if msg is None else str(msg).encode()
+        self.file.write(f":{source:08x} {ptype} {session} {self.node.now()} {data.hex()}\n")
+        self.file.flush()
+        return self.inner(ptype, session, source, msg)
+
+
+def logon(node: Node, service: Service) -> None:
+    if isinstance(service.dispatch, _Logged) or service.dispatch is None:
+        return
+    folder = node.env.get("logpath", ".")
+    path = os.path.join(folder, f"{service.handle:08x}.log")
+    try:
+        file = open(path, "a", encoding="ascii")  # noqa: SIM115 - closed by logoff/exit
+    except OSError as exc:
+        raise SkyletError(f"logon {service.address}: can't open {path}: {exc.strerror}") from None
+    file.write(f"open time: {int(time.time())}\n")
+    service.dispatch = _Logged(node, service.dispatch, file)
+
+
+def logoff(service: Service) -> None:
+    logged = service.dispatch
+    if isinstance(logged, _Logged):
+        service.dispatch = logged.inner
+        logged.file.write(f"close time: {int(time.time())}\n")
+        logged.file.close()
+
+
+def memory(node: Node) -> tuple[int, ...]:
+    """(handle, Lua bytes, handle, Lua bytes, ...) for every Lua service."""
+    flat: list[int] = []
+    for handle, service in sorted(node.registry.services.items()):
+        runtime = service.runtime
+        if runtime is not None:
+            flat += (handle, int(runtime.get_memory_used()))
+    return tuple(flat)

@@ -1,0 +1,2 @@
+-- Config `preload`: runs before every service, with the service's name and arguments.
+PRELOADED = table.concat({ ... }, " ")
