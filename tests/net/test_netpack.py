@@ -155,3 +155,22 @@ async def test_random_splits_across_connections_reassemble(probe: Any) -> None:
         if item[0] in (b"data", b"pop"):
             got[item[1]].append(item[2])
     assert got == sent
+
+
+@pytest.mark.parametrize("maxpacket", [None, 16])
+async def test_the_c_cutter_cuts_as_the_lua_one_does(probe: Any, maxpacket: int | None) -> None:
+    """The codec library's cutter (used when built) against netpack.lua's own."""
+    node, address = probe
+    rng = random.Random(20261129)
+    cases = 0
+    for _ in range(300):
+        packets = [
+            bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 5, 17, 40))))
+            for _ in range(rng.randrange(0, 6))
+        ]
+        buf = b"".join(frame(p) for p in packets)
+        buf = buf[: rng.randrange(len(buf) + 1)] if rng.random() < 0.5 else buf
+        got = await node.call(address, "lua", "cut_both", buf, maxpacket)
+        assert got["c"] == got["lua"], (buf, maxpacket)
+        cases += 1
+    assert cases == 300

@@ -37,11 +37,13 @@ def _bind(path: Path) -> None:
     """Load the codec and point its Lua API table at lupa's Lua 5.4.
 
     The library also holds the cluster's skynet.pack codec (``_lseri.c``,
-    ``luaopen_skylet_cseri``), bound here too.
+    ``luaopen_skylet_cseri``) and netpack's cutter (``_lnetpack.c``,
+    ``luaopen_skylet_cnetpack``), bound here too.
     """
     library = ctypes.CDLL(str(path))  # ctypes never closes it
     bind_lua_api(library, "skylet_cmsgpack")
     bind_lua_api(library, "skylet_cseri")
+    bind_lua_api(library, "skylet_cnetpack")
 
 
 def open_in(runtime: Any, path: str) -> Any:

@@ -23,6 +23,16 @@ end
 
 local CMD = {}
 
+-- Both cutters on one buffer: first, count, the queued packets, the rest.
+function CMD.cut_both(buf, maxpacket)
+  local results = {}
+  for _, which in ipairs { "c", "lua" } do
+    local first, count, queued, rest = netpack._cut_with(which, buf, maxpacket)
+    results[which] = { first = first, count = count, queued = queued, rest = rest }
+  end
+  return results
+end
+
 function CMD.feed(payloads)
   return feed(payloads)
 end

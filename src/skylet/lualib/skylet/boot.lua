@@ -79,6 +79,9 @@ if codec_path then
   -- loaded module's: a few µs and two closures per VM.
   local ok_seri, seri = pcall(package.loadlib(codec_path, "luaopen_skylet_cseri"))
   package.loaded["skylet.cseri"] = ok_seri and seri or nil
+  -- and netpack's cutter (skynet.netpack picks it)
+  local ok_cut, cutter = pcall(package.loadlib(codec_path, "luaopen_skylet_cnetpack"))
+  package.loaded["skylet.cnetpack"] = ok_cut and cutter or nil
 end
 if sproto_path then
   local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))

@@ -55,7 +55,7 @@ end
 -- Cuts buf into packets; returns the first packet and how many there were
 -- (if more than one, all are queued, the first included), and keeps any
 -- unfinished tail. A length the queue refuses: false, the length.
-local function cut(q, fd, buf)
+local function lua_cut(q, fd, buf)
   local pos, len = 1, #buf
   local first, count = nil, 0
   local maxpacket = q.maxpacket
@@ -88,6 +88,51 @@ local function cut(q, fd, buf)
     end
   end
   return first, count
+end
+
+-- The same, with the codec library's C cutter (skylet/_lua/_lnetpack.c)
+-- doing the cutting; lua_cut is the fallback where it is not built.
+local cnetpack = package.loaded["skylet.cnetpack"]
+local c_cut = cnetpack and cnetpack.cut
+
+local function cut(q, fd, buf)
+  if not c_cut then
+    return lua_cut(q, fd, buf)
+  end
+  local count, pos, first, all, bad = c_cut(buf, q.maxpacket)
+  if all then
+    for i = 1, count do
+      push(q, fd, all[i])
+    end
+  end
+  if bad then
+    return false, bad
+  end
+  if pos <= #buf then
+    q.rest[fd] = pos == 1 and buf or sub(buf, pos)
+    if count == 1 then
+      push(q, fd, first) -- one whole packet and a part: still "more"
+      count = 2
+    end
+  end
+  return first, count
+end
+
+-- For tests: cut with either cutter ("c" or "lua") into a fresh queue.
+function netpack._cut_with(which, buf, maxpacket)
+  local q = new_queue(maxpacket)
+  local first, count
+  if which == "c" then
+    assert(c_cut, "the C cutter is not loaded")
+    first, count = cut(q, 1, buf)
+  else
+    first, count = lua_cut(q, 1, buf)
+  end
+  local queued = {}
+  for i = q.head, q.tail - 1 do
+    queued[#queued + 1] = q.msgs[i]
+  end
+  return first, count, queued, q.rest[1]
 end
 
 local function filter_data(q, fd, ud, data)
