@@ -342,22 +342,30 @@ EXPORT void skylet_watchdog_offer(Watch *w) {
         release(old);
 }
 
-/* Interrupts whatever the VM of w runs now: the next Lua instruction of the
- * running state raises `why`. From any thread. 1 if armed, 0 if the slot has
- * no VM (never adopted, or closed). */
-EXPORT int skylet_watchdog_interrupt(Watch *w, const char *why) {
+/* Arms the hook on the state the VM of w runs now, raising `why`; with
+ * `doom`, for good (see interrupt_hook). 1 if armed, 0 if no VM. */
+static int arm(Watch *w, const char *why, int doom) {
     if (w == NULL)
         return 0;
     lock(w);
     lua_State *running = w->current;
     if (running != NULL) {
-        snprintf(w->why, sizeof w->why, "%s", why != NULL ? why : "interrupted");
+        snprintf(w->why, sizeof w->why, "%s", why);
         w->pending = 1;
         w->deferred = 0;
+        if (doom)
+            w->doomed = 1;
         lua_sethook(running, interrupt_hook, LUA_MASKCOUNT, 1);
     }
     unlock(w);
     return running != NULL;
+}
+
+/* Interrupts whatever the VM of w runs now: the next Lua instruction of the
+ * running state raises `why`. From any thread. 1 if armed, 0 if the slot has
+ * no VM (never adopted, or closed). */
+EXPORT int skylet_watchdog_interrupt(Watch *w, const char *why) {
+    return arm(w, why != NULL ? why : "interrupted", 0);
 }
 
 /* 1 while an interrupt or doom waits for its hook to fire (the state has
@@ -374,18 +382,7 @@ EXPORT int skylet_watchdog_pending(Watch *w) {
 /* Dooms the VM of w: from now on every Lua instruction it runs, in any of
  * its states, raises `why`. From any thread. 1 if armed, 0 if no VM. */
 EXPORT int skylet_watchdog_doom(Watch *w, const char *why) {
-    if (w == NULL)
-        return 0;
-    lock(w);
-    lua_State *running = w->current;
-    if (running != NULL) {
-        snprintf(w->why, sizeof w->why, "%s", why != NULL ? why : "killed");
-        w->doomed = 1;
-        w->pending = 1;
-        lua_sethook(running, interrupt_hook, LUA_MASKCOUNT, 1);
-    }
-    unlock(w);
-    return running != NULL;
+    return arm(w, why != NULL ? why : "killed", 1);
 }
 
 /* Opened by the boot chunk through package.loadlib: adopts the offered slot
