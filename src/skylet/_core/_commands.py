@@ -36,11 +36,13 @@ from .._lua._codecache import CodeCache, CodeCacheMode, CompileError
 from .._net._udp_ops import resolve as _resolve_host
 from . import _ptype as ptypes
 from . import _servicelog as servicelog
+from ._book import Book, PythonBook
 from ._errors import SkyletError
 from ._functions import FunctionStore
 from ._globalnames import GlobalNames, is_global
 from ._logger import Logger
 from ._monitor import interrupt
+from ._native import NativeScheduler
 from ._paths import search
 from ._registry import Registry
 from ._scheduler import Scheduler
@@ -63,8 +65,8 @@ class Node(Protocol):
 
     threads: int
     registry: Registry
-    scheduler: Scheduler | ThreadedScheduler
-    pending: dict[tuple[int, int], Service]
+    scheduler: Scheduler | ThreadedScheduler | NativeScheduler
+    book: Book
     env: dict[str, str]
     logger: Logger
     codecache: CodeCache
@@ -81,7 +83,7 @@ class Node(Protocol):
 
     def forget_request(self, caller: Any, session: int) -> None: ...
 
-    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None: ...
+    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> bool: ...
 
     def launch(self, name: str, args: str = "") -> Service: ...
 
@@ -104,6 +106,8 @@ class Node(Protocol):
     def check_removable(self, service: Service, what: str) -> None: ...
 
     def kill_failed(self, service: Service) -> None: ...
+
+    def doomed(self, service: Service) -> None: ...
 
 
 #: Classes of the values a message payload may be (``bool`` is not one).
@@ -150,10 +154,13 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
 
     Answers True (queued), None (no such destination) or ``(False, why)``.
     """
+    if isinstance(node.scheduler, NativeScheduler):
+        return _make_native_send(node, service)
     if node.threads > 1:
         return _make_threaded_send(node, service)
     services = node.registry.services
-    pending = node.pending
+    assert isinstance(node.book, PythonBook)
+    pending = node.book.pending
     scheduler = node.scheduler
     assert isinstance(scheduler, Scheduler)
     runq = scheduler.runq
@@ -203,7 +210,8 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
 def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     """The same for ``thread > 1``: while the node is parallel, under the lock."""
     services = node.registry.services
-    pending = node.pending
+    assert isinstance(node.book, PythonBook)
+    pending = node.book.pending
     scheduler = node.scheduler
     assert isinstance(scheduler, ThreadedScheduler)
     lock = scheduler.lock
@@ -254,6 +262,54 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
                 put(target, ptype, session, msg)
         else:
             put(target, ptype, session, msg)
+        return True
+
+    return send
+
+
+def _make_native_send(node: Node, service: Service) -> Callable[..., Any]:
+    """The native scheduler's: what the VM's C send does not take itself
+    (names, Python services, dead services, number payloads, mistakes)."""
+    services = node.registry.services
+    book = node.book
+    deliver = node.scheduler.deliver
+    lock = node.scheduler.lock
+    source = service.handle
+
+    def send(dest: Any = None, ptype: Any = None, session: Any = 0, msg: Any = None) -> Any:
+        if msg.__class__ not in PAYLOAD_CLASSES:
+            return payload_error(msg)
+        if service.doomed is not None and not service.dead:
+            # Its message unwinds: it goes before anything it sends on the
+            # way out (its caller is answered by the retirement).
+            node.doomed(service)
+        if service.dead:  # a finalizer of its closing VM, or doomed
+            return False, b"send: this service is gone"
+        if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
+            return _bad_send(dest, ptype, session)
+        try:
+            target = services.get(dest)
+        except TypeError:
+            return _bad_send(dest, ptype, session)
+        if target is None:
+            target = node.resolve(dest)
+            if target is None:
+                if session and ptype in ANSWERS:
+                    with lock:
+                        node.forget_request(dest, session)
+                elif node.globalnames.hold(source, dest, ptype, session, msg):
+                    return True  # to a global name not registered yet
+                return None
+        request = session and ptype not in ANSWERS
+        with lock:
+            if request:
+                book.ask(source, session, target)
+            elif session:
+                book.answer(target.handle, session)
+            if deliver(target, (ptype, session, source, msg)) is False:
+                if request:
+                    book.answer(source, session)
+                return None
         return True
 
     return send
@@ -488,12 +544,12 @@ def _memlimit(node: Node, service: Service, limit: Any) -> None:
 
 def _stat(node: Node, service: Service, what: bytes) -> Any:
     key = _text(what)
-    if key == "mqlen":
-        return len(service.mailbox)
-    if key == "message":
-        return service.message_count
-    if key == "cpu":
-        return service.cpu
+    if key in ("mqlen", "message", "cpu"):
+        if isinstance(node.scheduler, NativeScheduler):
+            mqlen, count, cpu = node.scheduler.stats(service)
+        else:
+            mqlen, count, cpu = len(service.mailbox), service.message_count, service.cpu
+        return mqlen if key == "mqlen" else count if key == "message" else cpu
     if key == "endless":  # set by the monitor; reading it clears it, as in skynet
         endless, service.endless = service.endless, False
         return 1 if endless else 0

@@ -16,7 +16,9 @@ import threading
 from typing import Any, Protocol
 
 from . import _ptype as ptypes
+from ._book import Book
 from ._errors import SkyletError
+from ._native import NativeScheduler
 from ._pack import pack
 from ._registry import Registry
 from ._scheduler import Scheduler
@@ -28,10 +30,10 @@ class Node(Protocol):
     """What global names need of the node (``_node.Node`` is one)."""
 
     registry: Registry
-    scheduler: Scheduler | ThreadedScheduler
-    pending: dict[tuple[int, int], Service]
+    scheduler: Scheduler | ThreadedScheduler | NativeScheduler
+    book: Book
 
-    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None: ...
+    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> bool: ...
 
 
 #: skynet's GLOBALNAME_LENGTH (the name and its terminating zero).
@@ -88,8 +90,7 @@ class GlobalNames:
         for ptype, session, source, msg in held:
             if session and ptype not in (ptypes.RESPONSE, ptypes.ERROR):
                 with node.scheduler.lock:
-                    node.pending[(source, session)] = target
-                    target.callers.add((source, session))
+                    node.book.ask(source, session, target)
             node.post(target, ptype, session, source, msg)
         answer = pack(handle)
         for waiter, session in queries:

@@ -23,6 +23,7 @@ import threading
 import time
 
 from ._logger import Logger
+from ._native import NativeScheduler
 from ._scheduler import Scheduler
 from ._service import Service
 from ._warnings import ENDLESS_AFTER, endless
@@ -59,7 +60,10 @@ def doom(service: Service, why: str) -> None:
 
 class Monitor:
     def __init__(
-        self, scheduler: Scheduler | ThreadedScheduler, timeout: float, logger: Logger
+        self,
+        scheduler: Scheduler | ThreadedScheduler | NativeScheduler,
+        timeout: float,
+        logger: Logger,
     ) -> None:
         self._scheduler = scheduler
         self._timeout = timeout
@@ -131,5 +135,8 @@ class Monitor:
                         f"{STRIKES} interrupts"
                     )
                     self._logger.log(service.handle, why)
+                    if isinstance(self._scheduler, NativeScheduler):
+                        # First: what it sends as it unwinds must find it doomed.
+                        self._scheduler.doom(service)
                     doom(service, why)
                     seen[index] = (version, since, strikes + 1)

@@ -16,6 +16,7 @@ from lupa.lua54 import LuaError, LuaMemoryError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
+from .._lua._native import EV_CLOSE, EV_DOOMED, EV_LOG, EV_MEMORY, EV_OVERLOAD
 from .._lua._sproto_accel import choose_sproto
 from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
@@ -25,6 +26,7 @@ from .._pyservice._manager import PythonServices
 from . import _ptype as ptypes
 from . import _servicelog as servicelog
 from . import _settings as settings
+from ._book import Book, NativeBook, PythonBook
 from ._commands import make_command, make_send
 from ._config import ConfigValue, env_string, load_config, normalize_config
 from ._errors import CallError, LaunchError, NodeStopped, ServiceNotFound, SkyletError
@@ -34,6 +36,7 @@ from ._inject import InjectResult
 from ._inject import inject as run_inject
 from ._logger import Logger, Writer
 from ._monitor import Monitor
+from ._native import NativeScheduler, choose_scheduler
 from ._pack import pack, unpack
 from ._paths import LUALIB, LUALIB_PATTERN, SERVICES_PATTERN
 from ._registry import Registry
@@ -103,11 +106,29 @@ class Node:
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))
         self.codecache = CodeCache.from_config(self.config, warn=self._warn)
-        self.scheduler: Scheduler | ThreadedScheduler
-        if self.threads == 1:
-            self.scheduler = Scheduler(self._dispatch_failed, self._doomed)
+        #: The native message path's library each Lua VM opens (config
+        #: ``scheduler``), or None: the Python schedulers.
+        self.native_path = choose_scheduler(
+            self.config.get("scheduler", os.environ.get("SKYLET_SCHEDULER")),
+            lambda m: self.logger.log(0, m),
+        )
+        self.scheduler: Scheduler | ThreadedScheduler | NativeScheduler
+        self.book: Book
+        if self.native_path is not None:
+            self.scheduler = NativeScheduler(
+                self.threads,
+                self.registry,
+                self._dispatch_failed,
+                self.doomed,
+                self._native_event,
+            )
+            self.book = NativeBook(self.scheduler.core, self.registry)
         else:
-            self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed, self._doomed)
+            if self.threads == 1:
+                self.scheduler = Scheduler(self._dispatch_failed, self.doomed)
+            else:
+                self.scheduler = ThreadedScheduler(self.threads, self._dispatch_failed, self.doomed)
+            self.book = PythonBook()
         self.scheduler.warn = self.logger.log
         self.timers = Timers(self._timer_expired)
         self.sockets = SocketServer(
@@ -132,8 +153,9 @@ class Node:
         #: Python services (config ``pyservice``), or None.
         pyservice = self.config.get("pyservice")
         self.pyservices = PythonServices(self, str(pyservice)) if pyservice else None
-        #: (caller, session) -> callee, for every request not answered yet.
-        self.pending: dict[tuple[int, int], Service] = {}
+        #: Native services retired while a dispatcher ran them: their VMs
+        #: close once the turn ends (EV_CLOSE).
+        self._closing: dict[int, Service] = {}
         self.starttime = int(time.time())
         self.exit_status = 0
         self._clock: trio.abc.Clock | None = None
@@ -247,6 +269,8 @@ class Node:
             if self.pyservices is not None and (found := self.pyservices.find(name)):
                 self.pyservices.boot(service, found)  # Lua files win: found is None
             else:
+                if isinstance(self.scheduler, NativeScheduler):
+                    self.scheduler.adopt(service)
                 boot_service(self, service, make_send(self, service), make_command(self, service))
         except LaunchError:
             self.retire(service, "failed to launch")
@@ -273,22 +297,25 @@ class Node:
 
     def retire(self, service: Service, reason: str) -> None:
         """Remove a service: every request it holds or has queued gets an error."""
+        running = False
         with self.scheduler.lock:
             if service.dead:
                 return
             service.dead = True
             self.registry.remove(service.handle)
-            queued = list(service.mailbox)
-            service.mailbox.clear()
+            if service.native:
+                assert isinstance(self.scheduler, NativeScheduler)
+                running, queued = self.scheduler.retire(service)
+            else:
+                queued = list(service.mailbox)
+                service.mailbox.clear()
             unanswered = [
                 (source, session)
                 for ptype, session, source, _ in queued
                 if session and ptype != ptypes.RESPONSE and ptype != ptypes.ERROR
             ]
-            unanswered += service.callers
-            service.callers.clear()
-            for key in unanswered:
-                self.pending.pop(key, None)
+            # A queued request is booked too: answer each once.
+            unanswered = list(dict.fromkeys(unanswered + self.book.drop(service)))
         message = f"service {service.address} {reason}".encode()
         for caller, session in unanswered:
             self._answer_error(caller, session, service.handle, message)
@@ -298,7 +325,12 @@ class Node:
             self._answer_client(self.monitor_exit, service.handle)
         if self.pyservices is not None:
             self.pyservices.retired(service)
-        _close_vm(service)
+        if running:
+            # A dispatcher is inside its VM (it retired itself, or another
+            # thread killed it): the VM closes when that turn ends.
+            self._closing[service.handle] = service
+        else:
+            self._close_vm(service)
 
     def _close_vms(self) -> None:
         # Close every VM now, while Python is whole: a VM closed later (by the
@@ -306,12 +338,18 @@ class Node:
         # which may call the node's entry points, when lupa can no longer take
         # the call (that crashed the process).
         with self.scheduler.lock:
-            services = list(self.registry.services.values())
+            services = list(self.registry.services.values()) + list(self._closing.values())
+            self._closing.clear()
             for service in services:
                 service.dead = True
                 service.mailbox.clear()
         for service in services:
-            _close_vm(service)
+            self._close_vm(service)
+
+    def _close_vm(self, service: Service) -> None:
+        _close_vm(service)
+        if isinstance(self.scheduler, NativeScheduler):
+            self.scheduler.forget(service)
 
     def _answer_error(self, dest: int, session: int, source: int, message: bytes) -> None:
         target = self.registry.services.get(dest)
@@ -326,9 +364,7 @@ class Node:
     def forget_request(self, caller: Any, session: int) -> None:
         """An answer went to a caller that is gone: stop tracking the request."""
         if isinstance(caller, int):
-            callee = self.pending.pop((caller, session), None)
-            if callee is not None:
-                callee.callers.discard((caller, session))
+            self.book.answer(caller, session)
 
     def resolve(self, address: Any) -> Service | None:
         """The live service at a handle, ``.name`` or ``:hex`` address."""
@@ -340,9 +376,11 @@ class Node:
             return None
         return self.registry.resolve(address)
 
-    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> None:
-        """Queue a message the node itself produces (timers, errors, host sends)."""
-        self.scheduler.deliver(target, (ptype, session, source, msg))
+    def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> bool:
+        """Queue a message the node itself produces (timers, errors, host sends).
+
+        False if ``target`` is gone (it retired meanwhile)."""
+        return self.scheduler.deliver(target, (ptype, session, source, msg)) is not False
 
     def _deliver_socket_message(self, owner: int, payload: bytes) -> bool:
         service = self.registry.services.get(owner)
@@ -360,16 +398,45 @@ class Node:
         self._kill(target, "was killed")
 
     def _kill(self, target: Service, reason: str) -> None:
-        self.retire(target, reason)
+        # The launcher hears first: with dispatchers on other threads, a
+        # caller answered by the retirement could otherwise ask the
+        # launcher before it knows.
         launcher = self.registry.resolve(".launcher")
-        if launcher is not None:
+        if launcher is not None and launcher is not target:
             self.post(launcher, ptypes.LUA, 0, 0, pack("REMOVE", target.handle, True))
+        self.retire(target, reason)
 
     def kill_failed(self, service: Service) -> None:
         """A service whose start failed and that could not report it goes as killed."""
         self._kill(service, "failed to start")
 
-    def _doomed(self, service: Service) -> None:
+    def _native_event(
+        self, kind: int, handle: int, ptype: int, session: int, source: int, text: bytes
+    ) -> None:
+        # What a C dispatcher reports (on its own thread, holding the GIL).
+        if kind == EV_CLOSE:
+            with self.scheduler.lock:
+                service = self._closing.pop(handle, None)
+            if service is not None:
+                self._close_vm(service)
+            return
+        service = self.registry.services.get(handle)
+        if service is None:
+            if kind != EV_OVERLOAD:
+                self.logger.log(handle, f"dispatch failed: {text.decode('utf-8', 'replace')}")
+            return
+        if kind == EV_LOG:
+            servicelog.log_message(service, ptype, session, source, text)
+        elif kind == EV_DOOMED:
+            self.doomed(service)
+        elif kind == EV_OVERLOAD:
+            self.logger.log(handle, f"error: May overload, message queue length = {session}")
+        else:
+            error_class = LuaMemoryError if kind == EV_MEMORY else LuaError
+            error = error_class(text.decode("utf-8", "replace"))
+            self._dispatch_failed(service, error, (ptype, session, source, None))
+
+    def doomed(self, service: Service) -> None:
         # The monitor doomed it (it swallowed its interrupts) and its message
         # has unwound: it goes, as if killed, whatever it is.
         if not service.dead:
@@ -394,6 +461,10 @@ class Node:
 
     def _dispatch_failed(self, service: Service, exc: BaseException, message: Message) -> None:
         """An error escaped a service's dispatch: log it, answer the request it carried."""
+        if service.doomed is not None and not service.dead:
+            # A doomed message unwound: the service goes first, which answers
+            # the request as killed.
+            self.doomed(service)
         if isinstance(exc, LuaError):
             self.logger.log(service.handle, f"dispatch failed: {exc}")
         else:
@@ -408,12 +479,9 @@ class Node:
             self._kill(service, "was killed: out of memory")
         if not session or ptype == ptypes.RESPONSE or ptype == ptypes.ERROR:
             return
-        key = (source, session)
         with self.scheduler.lock:
-            if self.pending.get(key) is not service:
+            if not self.book.settle(source, session, service):
                 return  # answered already, or its caller is gone
-            del self.pending[key]
-            service.callers.discard(key)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         self._answer_error(source, session, service.handle, first.encode())
 
@@ -462,8 +530,7 @@ class Node:
             # (nor may its session be taken for the answer to a host call).
             if session and self._host is not None:
                 with self.scheduler.lock:
-                    self.pending.pop((source, session), None)
-                    self._host.callers.discard((source, session))
+                    self.book.answer(source, session)
                 self._answer_error(
                     source, session, self._host.handle, b"the Python host answers no requests"
                 )
@@ -499,9 +566,11 @@ class Node:
         payload = self._payload(ptype, args)
         if session:
             with self.scheduler.lock:
-                self.pending[(self._host.handle, session)] = target
-                target.callers.add((self._host.handle, session))
-        self.post(target, ptype, session, self._host.handle, payload)
+                self.book.ask(self._host.handle, session, target)
+        if not self.post(target, ptype, session, self._host.handle, payload):
+            if session:
+                self.book.answer(self._host.handle, session)
+            raise ServiceNotFound(f"no service at {address!r}")
         return target
 
     def send(self, address: int | str, proto: int | str, *args: Any) -> None:

@@ -50,6 +50,7 @@ class Service:
         "memlimit",
         "message_count",
         "name",
+        "native",
         "overload",
         "runtime",
         "watch",
@@ -64,6 +65,9 @@ class Service:
         self.bytecode: tuple[Any, Any] | None = None
         self.dispatch: Callable[[int, int, int, Any], Any] | None = None
         self.mailbox: deque[Message] = deque()
+        # The address of its C mailbox (the native scheduler, Lua services
+        # only; see _lua/_native.py), or 0: its mail is in `mailbox`.
+        self.native = 0
         self.in_queue = False
         self.dead = False
         # Requests this service received and has not answered: (caller, session).

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
+from .._lua._native import log_messages
 from ._errors import SkyletError
 from ._registry import Registry
 from ._service import Service
@@ -39,10 +40,13 @@ class _Logged:
         self.file = file
 
     def __call__(self, ptype: int, session: int, source: int, msg: Any) -> Any:
+        self.write(ptype, session, source, msg)
+        return self.inner(ptype, session, source, msg)
+
+    def write(self, ptype: int, session: int, source: int, msg: Any) -> None:
         data = msg if isinstance(msg, bytes) else b"" if msg is None else str(msg).encode()
         self.file.write(f":{source:08x} {ptype} {session} {self.node.now()} {data.hex()}\n")
         self.file.flush()
-        return self.inner(ptype, session, source, msg)
 
 
 def logon(node: Node, service: Service) -> None:
@@ -56,11 +60,23 @@ def logon(node: Node, service: Service) -> None:
         raise SkyletError(f"logon {service.address}: can't open {path}: {exc.strerror}") from None
     file.write(f"open time: {int(time.time())}\n")
     service.dispatch = _Logged(node, service.dispatch, file)
+    if service.native:
+        # The C dispatcher calls the VM itself: it reports each message.
+        log_messages(service.native, True)
+
+
+def log_message(service: Service, ptype: int, session: int, source: int, msg: bytes) -> None:
+    """A native dispatcher's report of a message to a logged service."""
+    logged = service.dispatch
+    if isinstance(logged, _Logged):
+        logged.write(ptype, session, source, msg)
 
 
 def logoff(service: Service) -> None:
     logged = service.dispatch
     if isinstance(logged, _Logged):
+        if service.native:
+            log_messages(service.native, False)
         service.dispatch = logged.inner
         logged.file.write(f"close time: {int(time.time())}\n")
         logged.file.close()

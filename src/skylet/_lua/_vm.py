@@ -17,6 +17,7 @@ from .._core._errors import LaunchError
 from .._core._paths import LUALIB
 from .._core._service import Service
 from ._codecache import CodeCache, CompileError
+from ._native import offered as native_offered
 from ._watchdog import Watch, new_watch
 
 BOOT = LUALIB / "skylet" / "boot.lua"
@@ -49,6 +50,9 @@ class VMHost(Protocol):
 
     @property
     def sproto_path(self) -> bytes | None: ...
+
+    @property
+    def native_path(self) -> bytes | None: ...
 
     @property
     def scheduler(self) -> Running: ...
@@ -112,7 +116,11 @@ def boot_service(
     # The main chunk runs now, inside whatever turn launches the service:
     # the monitor must interrupt this VM, not the launcher, if it loops.
     try:
-        with node.scheduler.running(service), _offering(service.watch):
+        with (
+            node.scheduler.running(service),
+            _offering(service.watch),
+            native_offered(service.native),
+        ):
             boot(
                 send,
                 command,
@@ -122,6 +130,7 @@ def boot_service(
                 node.codec_path,
                 node.watchdog_path,
                 node.sproto_path,
+                node.native_path if service.native else None,
             )
     except lupa.LuaError as exc:
         text = str(exc)

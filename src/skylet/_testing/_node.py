@@ -68,6 +68,9 @@ class TestNode(Node):
     def _idle(self) -> bool:
         if self.scheduler.runq or getattr(self.scheduler, "heavyq", None):
             return False
+        native_idle = getattr(self.scheduler, "idle", None)
+        if native_idle is not None and not native_idle():
+            return False  # a Lua service waits in the native run queue
         if getattr(self.scheduler, "parallel", False):
             return False
         return not any(service.mailbox for service in list(self.registry.services.values()))

@@ -2,7 +2,8 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path = ...
+local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path,
+  native_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -25,8 +26,13 @@ local function checked(ok, ...)
   error((...), 3)
 end
 
-local function command(...)
-  return checked(raw_command(...))
+local native_callback -- the native message path's (below), if it runs
+local function command(name, ...)
+  if name == "CALLBACK" and native_callback then
+    checked(raw_command(name, ...))
+    return native_callback((...))
+  end
+  return checked(raw_command(name, ...))
 end
 
 -- Only chunks the node compiled itself load as binary; everything a service
@@ -91,6 +97,16 @@ local watchdog
 if watchdog_path then
   local ok, module = pcall(package.loadlib(watchdog_path, "luaopen_skylet_watchdog"))
   watchdog = ok and module or nil
+end
+-- The native message path (skylet/_lua/_lnative.c): a C send that queues
+-- Lua-to-Lua messages itself (anything else goes on to the node's send), and
+-- the dispatch function its dispatchers call.
+if native_path then
+  local ok, native = pcall(package.loadlib(native_path, "luaopen_skylet_native"), send)
+  if not (ok and native) then
+    error("the native message path did not open: " .. tostring(native), 0)
+  end
+  send, native_callback = native.send, native.callback
 end
 package.loadlib = nil
 package.cpath = ""

@@ -192,8 +192,10 @@ return function(sealed, raw_load, boot)
     return raw_getmetatable(value)
   end
   local function wrap_setmetatable(value, mt)
-    if type(value) == "userdata" then
-      error("debug.setmetatable: a userdata's metatable cannot be changed", 2)
+    local kind = type(value)
+    if kind == "userdata" or kind == "function" then
+      -- Functions share one metatable, skylet's own C entry points included.
+      error("debug.setmetatable: a " .. kind .. "'s metatable cannot be changed", 2)
     end
     if mt ~= nil and (type(mt) ~= "table" or protected_mt[mt]) then
       error("debug.setmetatable: the metatable must be nil or a table of the service's", 2)

@@ -1,0 +1,1093 @@
+/*
+ * skylet's native message path: Lua-to-Lua messages never enter Python.
+ *
+ * Each Lua service has a mailbox here (struct Service) and a C `send` in its
+ * VM. A send from Lua to a Lua service copies the payload into the target's
+ * mailbox and puts the target on the node's run queue; dispatchers take
+ * services off that queue and call each VM's dispatch function directly.
+ * With `thread = N` the node runs N dispatchers on N threads (Python threads
+ * blocked in a ctypes call, which releases the GIL), as skynet's workers.
+ *
+ * What stays in Python: everything that is not a Lua-to-Lua message. The C
+ * send falls back to the Python send (kept in the VM's registry) for any
+ * destination it does not know (names, Python services, dead services,
+ * remote ones) or any payload that is not a string or nil; Python posts
+ * into the mailboxes here (timers, sockets, errors, the Python API).
+ *
+ * Guarantees kept from the Python path:
+ * - a service is in the run queue at most once and runs on one dispatcher
+ *   at a time (`queued` stays set while it runs);
+ * - per-sender order: one mailbox per service, FIFO;
+ * - every request gets one answer: the request book (who asked whom, by
+ *   session) is kept here, and a retired service hands back its queued mail
+ *   so that Python answers the requests in it;
+ * - the VM is never closed under a dispatcher: retire marks the service
+ *   dead, and if it is running, Python closes it after the turn (EV_CLOSE);
+ * - memory limits: lupa's allocator state is lifted around the payload
+ *   write, as Service.make_room does (see lift_memory).
+ *
+ * Lua never sees an address: the VM finds its Service through a registry
+ * box, as the watchdog does.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define LUA_API_USED(X)                                                            \
+    X(lua_Number, lua_version, (lua_State * L))                                    \
+    X(int, lua_gettop, (lua_State * L))                                            \
+    X(void, lua_settop, (lua_State * L, int idx))                                  \
+    X(void, lua_pushvalue, (lua_State * L, int idx))                               \
+    X(int, lua_type, (lua_State * L, int idx))                                     \
+    X(int, lua_isinteger, (lua_State * L, int idx))                                \
+    X(lua_Integer, lua_tointegerx, (lua_State * L, int idx, int *isnum))           \
+    X(const char *, lua_tolstring, (lua_State * L, int idx, size_t *len))          \
+    X(void *, lua_touserdata, (lua_State * L, int idx))                            \
+    X(void, lua_pushnil, (lua_State * L))                                          \
+    X(void, lua_pushboolean, (lua_State * L, int b))                               \
+    X(void, lua_pushinteger, (lua_State * L, lua_Integer n))                       \
+    X(void, lua_pushnumber, (lua_State * L, lua_Number n))                         \
+    X(const char *, lua_pushlstring, (lua_State * L, const char *s, size_t len))   \
+    X(void, lua_pushlightuserdata, (lua_State * L, void *p))                       \
+    X(void, lua_pushcclosure, (lua_State * L, lua_CFunction fn, int n))            \
+    X(void, lua_createtable, (lua_State * L, int narr, int nrec))                  \
+    X(void *, lua_newuserdatauv, (lua_State * L, size_t sz, int nuvalue))          \
+    X(int, lua_rawgetp, (lua_State * L, int idx, const void *p))                   \
+    X(void, lua_rawsetp, (lua_State * L, int idx, const void *p))                  \
+    X(void, lua_setfield, (lua_State * L, int idx, const char *k))                 \
+    X(int, lua_setmetatable, (lua_State * L, int objindex))                        \
+    X(void, lua_callk, (lua_State * L, int nargs, int nresults, void *ctx, void *k)) \
+    X(int, lua_pcallk, (lua_State * L, int nargs, int nresults, int errfunc, void *ctx, void *k)) \
+    X(void *, lua_getallocf, (lua_State * L, void **ud))                           \
+    X(int, lua_gc, (lua_State * L, int what, ...))                                 \
+    X(void, luaL_traceback, (lua_State * L, lua_State * L1, const char *msg, int level))
+
+#include "_lua54.h"
+
+LUA_API_BINDING(skylet_native)
+
+#define lua_version (api.p_lua_version)
+#define lua_gettop (api.p_lua_gettop)
+#define lua_settop (api.p_lua_settop)
+#define lua_pushvalue (api.p_lua_pushvalue)
+#define lua_type (api.p_lua_type)
+#define lua_isinteger (api.p_lua_isinteger)
+#define lua_tointegerx (api.p_lua_tointegerx)
+#define lua_tolstring (api.p_lua_tolstring)
+#define lua_touserdata (api.p_lua_touserdata)
+#define lua_pushnil (api.p_lua_pushnil)
+#define lua_pushboolean (api.p_lua_pushboolean)
+#define lua_pushinteger (api.p_lua_pushinteger)
+#define lua_pushnumber (api.p_lua_pushnumber)
+#define lua_pushlstring (api.p_lua_pushlstring)
+#define lua_pushlightuserdata (api.p_lua_pushlightuserdata)
+#define lua_pushcclosure (api.p_lua_pushcclosure)
+#define lua_createtable (api.p_lua_createtable)
+#define lua_newuserdatauv (api.p_lua_newuserdatauv)
+#define lua_rawgetp (api.p_lua_rawgetp)
+#define lua_rawsetp (api.p_lua_rawsetp)
+#define lua_setfield (api.p_lua_setfield)
+#define lua_setmetatable (api.p_lua_setmetatable)
+#define lua_getallocf (api.p_lua_getallocf)
+#define luaL_traceback (api.p_luaL_traceback)
+#define lua_gc (api.p_lua_gc)
+#define LUA_GCCOUNT 3
+#define LUA_GCCOUNTB 4
+#define lua_call(L, n, r) (api.p_lua_callk((L), (n), (r), NULL, NULL))
+#define lua_pcall(L, n, r, f) (api.p_lua_pcallk((L), (n), (r), (f), NULL, NULL))
+#define lua_pop(L, n) lua_settop(L, -(n)-1)
+
+#define PTYPE_RESPONSE 1
+#define PTYPE_ERROR 7
+#define LUA_MULTRET (-1)
+
+/* Messages a service handles in one turn before others get theirs. */
+#define TURN_MESSAGES 64
+/* Lua memory beyond a VM's limit the payload write may use (Service.HEADROOM). */
+#define HEADROOM (256 * 1024)
+/* Mailbox length past which skynet warns "May overload" (then doubles). */
+#define OVERLOAD 1024
+/* Dispatchers a node may have (config `thread` is at most 256). */
+#define MAX_SLOTS 256
+
+/* What a dispatcher tells Python (the node's event callback, with the GIL). */
+enum {
+    EV_ERROR = 1,    /* an error escaped dispatch: text is the error */
+    EV_MEMORY = 2,   /* the same, out of memory */
+    EV_DOOMED = 3,   /* the monitor doomed the service; its message unwound */
+    EV_CLOSE = 4,    /* a service retired while running: close its VM now */
+    EV_OVERLOAD = 5, /* session holds the mailbox length */
+    EV_LOG = 6,      /* a message to a service the console logs (logon) */
+};
+
+typedef void (*EventFn)(int kind, uint32_t handle, int ptype, long long session,
+                        uint32_t source, const char *text, size_t len);
+
+/* ---- spinlocks: held for a few instructions only ---- */
+
+typedef char Spin;
+
+static void spin_lock(Spin *s) {
+    unsigned spins = 0;
+    while (__atomic_test_and_set(s, __ATOMIC_ACQUIRE))
+        if (++spins % 64 == 0)
+            sched_yield(); /* the holder was descheduled: let it finish */
+}
+
+static void spin_unlock(Spin *s) {
+    __atomic_clear(s, __ATOMIC_RELEASE);
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- messages and mailboxes ---- */
+
+enum { K_NIL = 0, K_STRING = 1, K_INTEGER = 2, K_NUMBER = 3 };
+
+typedef struct Message {
+    int ptype;
+    int kind;
+    uint32_t source;
+    long long session;
+    size_t size;
+    union {
+        char *data; /* K_STRING: malloc'd, owned by the message */
+        lua_Integer integer;
+        lua_Number number;
+    } u;
+} Message;
+
+typedef struct Node Node;
+
+typedef struct Service {
+    Spin lock;
+    int refs;         /* Python's Service, the VM (free list when 0) */
+    int queued;       /* in the run queue, running, or booting */
+    int running;      /* a dispatcher is inside its VM */
+    int dead;         /* retired: takes no mail, its VM closes */
+    int doomed;       /* the monitor doomed it: retire after this message */
+    int has_dispatch; /* skynet.start registered its dispatch function */
+    int logged;       /* the console's logon: report each message (EV_LOG) */
+    uint32_t handle;
+    Node *node;
+    lua_State *L; /* the VM's main thread; NULL once it closed */
+    Message *queue; /* ring buffer */
+    size_t cap, head, count;
+    size_t overload; /* next mailbox length to warn at */
+    uint64_t messages;
+    int64_t cpu_ns;
+    struct Service *next; /* run queue / free list */
+} Service;
+
+static void message_free(Message *m) {
+    if (m->kind == K_STRING)
+        free(m->u.data);
+    m->kind = K_NIL;
+}
+
+/* Appends m (taking its data) to s's mailbox; s is locked. 0 if out of memory. */
+static int mailbox_push(Service *s, Message *m) {
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        Message *q = malloc(cap * sizeof *q);
+        if (q == NULL)
+            return 0;
+        for (size_t i = 0; i < s->count; i++)
+            q[i] = s->queue[(s->head + i) % s->cap];
+        free(s->queue);
+        s->queue = q;
+        s->cap = cap;
+        s->head = 0;
+    }
+    s->queue[(s->head + s->count) % s->cap] = *m;
+    s->count++;
+    return 1;
+}
+
+static int mailbox_pop(Service *s, Message *m) {
+    if (s->count == 0)
+        return 0;
+    *m = s->queue[s->head];
+    s->head = (s->head + 1) % s->cap;
+    s->count--;
+    return 1;
+}
+
+/* ---- the handle table: handle -> Service, read without a lock ---- */
+
+#define CHUNK_BITS 12
+#define CHUNK (1 << CHUNK_BITS)
+#define CHUNKS (1 << (24 - CHUNK_BITS)) /* the low 24 bits number a service */
+
+/* ---- the request book: (caller, session) -> callee ---- */
+
+#define SHARDS 64
+
+typedef struct Entry {
+    uint32_t caller, callee;
+    long long session;
+    struct Entry *next;
+} Entry;
+
+typedef struct Shard {
+    Spin lock;
+    size_t size, buckets;
+    Entry **bucket;
+} Shard;
+
+/* ---- the node ---- */
+
+typedef struct Slot {
+    /* what one dispatcher runs, read by the monitor (any thread) */
+    uint32_t current, source;
+    int64_t started_ns;
+    uint64_t version;
+} Slot;
+
+struct Node {
+    pthread_mutex_t lock; /* the run queue, the free list */
+    pthread_cond_t work;
+    Service *first, *last;
+    size_t queued;
+    int sleeping, stopping;
+    Service *free;
+    Service **chunk[CHUNKS];
+    Shard book[SHARDS];
+    EventFn event;
+    int slots;
+    Slot slot[MAX_SLOTS];
+};
+
+static __thread Slot *my_slot = NULL;
+
+static Service *lookup(Node *n, uint32_t handle) {
+    uint32_t index = handle & 0xffffff;
+    Service **chunk = __atomic_load_n(&n->chunk[index >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    if (chunk == NULL)
+        return NULL;
+    return __atomic_load_n(&chunk[index & (CHUNK - 1)], __ATOMIC_ACQUIRE);
+}
+
+static int table_set(Node *n, uint32_t handle, Service *s) {
+    uint32_t index = handle & 0xffffff;
+    Service **chunk = n->chunk[index >> CHUNK_BITS];
+    if (chunk == NULL) {
+        chunk = calloc(CHUNK, sizeof *chunk);
+        if (chunk == NULL)
+            return 0;
+        __atomic_store_n(&n->chunk[index >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&chunk[index & (CHUNK - 1)], s, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static void schedule(Node *n, Service *s) {
+    /* s->queued was set by the caller, under s's lock */
+    pthread_mutex_lock(&n->lock);
+    s->next = NULL;
+    if (n->last)
+        n->last->next = s;
+    else
+        n->first = s;
+    n->last = s;
+    n->queued++;
+    if (n->sleeping)
+        pthread_cond_signal(&n->work);
+    pthread_mutex_unlock(&n->lock);
+}
+
+static Service *take(Node *n, int wait) {
+    pthread_mutex_lock(&n->lock);
+    while (n->first == NULL && wait && !n->stopping) {
+        n->sleeping++;
+        pthread_cond_wait(&n->work, &n->lock);
+        n->sleeping--;
+    }
+    Service *s = n->stopping ? NULL : n->first;
+    if (s != NULL) {
+        n->first = s->next;
+        if (n->first == NULL)
+            n->last = NULL;
+        n->queued--;
+    }
+    pthread_mutex_unlock(&n->lock);
+    return s;
+}
+
+/* ---- the request book ---- */
+
+static size_t book_hash(uint32_t caller, long long session) {
+    uint64_t h = ((uint64_t)caller << 32) ^ (uint64_t)session;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+static void book_grow(Shard *sh) {
+    size_t buckets = sh->buckets ? sh->buckets * 2 : 64;
+    Entry **bucket = calloc(buckets, sizeof *bucket);
+    if (bucket == NULL)
+        return; /* keeps working, with longer chains */
+    for (size_t i = 0; i < sh->buckets; i++) {
+        Entry *e = sh->bucket[i];
+        while (e != NULL) {
+            Entry *next = e->next;
+            size_t at = (book_hash(e->caller, e->session) / SHARDS) % buckets;
+            e->next = bucket[at];
+            bucket[at] = e;
+            e = next;
+        }
+    }
+    free(sh->bucket);
+    sh->bucket = bucket;
+    sh->buckets = buckets;
+}
+
+/* Records that caller waits for callee's answer to session (replacing any
+ * earlier record of that pair). 0 if out of memory. */
+static int book_ask(Node *n, uint32_t caller, long long session, uint32_t callee) {
+    size_t h = book_hash(caller, session);
+    Shard *sh = &n->book[h % SHARDS];
+    spin_lock(&sh->lock);
+    if (sh->size >= sh->buckets)
+        book_grow(sh);
+    if (sh->buckets == 0) {
+        spin_unlock(&sh->lock);
+        return 0;
+    }
+    Entry **at = &sh->bucket[(h / SHARDS) % sh->buckets];
+    for (Entry *e = *at; e != NULL; e = e->next)
+        if (e->caller == caller && e->session == session) {
+            e->callee = callee;
+            spin_unlock(&sh->lock);
+            return 1;
+        }
+    Entry *e = malloc(sizeof *e);
+    if (e == NULL) {
+        spin_unlock(&sh->lock);
+        return 0;
+    }
+    e->caller = caller;
+    e->session = session;
+    e->callee = callee;
+    e->next = *at;
+    *at = e;
+    sh->size++;
+    spin_unlock(&sh->lock);
+    return 1;
+}
+
+/* The answer to (caller, session) is on its way: forget the request.
+ * Returns its callee, or 0 if none was recorded; `keep` only looks. */
+static uint32_t book_answer(Node *n, uint32_t caller, long long session, int keep) {
+    size_t h = book_hash(caller, session);
+    Shard *sh = &n->book[h % SHARDS];
+    uint32_t callee = 0;
+    spin_lock(&sh->lock);
+    if (sh->buckets) {
+        Entry **at = &sh->bucket[(h / SHARDS) % sh->buckets];
+        for (; *at != NULL; at = &(*at)->next) {
+            Entry *e = *at;
+            if (e->caller == caller && e->session == session) {
+                callee = e->callee;
+                if (!keep) {
+                    *at = e->next;
+                    sh->size--;
+                    free(e);
+                }
+                break;
+            }
+        }
+    }
+    spin_unlock(&sh->lock);
+    return callee;
+}
+
+/* ---- the VM's side ---- */
+
+/* Registry keys: the VM's Service box, its dispatch function, the Python send. */
+static const char SERVICE_KEY = 0;
+static const char DISPATCH_KEY = 0;
+static const char PYSEND_KEY = 0;
+
+static Service *service_of(lua_State *L) {
+    Service *s = NULL;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SERVICE_KEY) == LUA_TUSERDATA)
+        s = *(Service **)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+static void service_release(Service *s) {
+    Node *n = s->node;
+    spin_lock(&s->lock);
+    int last = --s->refs == 0;
+    spin_unlock(&s->lock);
+    if (!last)
+        return;
+    Message m;
+    while (mailbox_pop(s, &m))
+        message_free(&m);
+    free(s->queue);
+    s->queue = NULL;
+    s->cap = s->head = s->count = 0;
+    /* Kept for reuse, never freed while the node runs: a sender may still
+     * hold the pointer it read from the handle table; it checks the handle
+     * and `dead` under the lock, so a reused struct turns it away. */
+    pthread_mutex_lock(&n->lock);
+    s->next = n->free;
+    n->free = s;
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* Python's send, for everything the native path does not take. */
+static int fallback(lua_State *L) {
+    int top = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &PYSEND_KEY);
+    for (int i = 1; i <= 4; i++)
+        lua_pushvalue(L, i);
+    lua_call(L, 4, LUA_MULTRET);
+    return lua_gettop(L) - top;
+}
+
+/* send(dest, ptype, session, msg): true if queued; else as Python's send. */
+static int l_send(lua_State *L) {
+    lua_settop(L, 4);
+    Service *self = service_of(L);
+    if (self == NULL || !lua_isinteger(L, 1) || !lua_isinteger(L, 2) || !lua_isinteger(L, 3))
+        return fallback(L);
+    int kind = lua_type(L, 4);
+    if (kind != LUA_TSTRING && kind != LUA_TNIL)
+        return fallback(L);
+    lua_Integer dest = lua_tointegerx(L, 1, NULL);
+    lua_Integer ptype = lua_tointegerx(L, 2, NULL);
+    lua_Integer session = lua_tointegerx(L, 3, NULL);
+    if (dest <= 0 || dest > 0xffffffffLL || ptype < 0 || ptype > 255)
+        return fallback(L);
+    Node *n = self->node;
+    Service *target = lookup(n, (uint32_t)dest);
+    if (target == NULL || self->dead || self->doomed)
+        return fallback(L); /* (a doomed service retires there first) */
+    Message m;
+    m.ptype = (int)ptype;
+    m.source = self->handle;
+    m.session = session;
+    m.kind = K_NIL;
+    m.size = 0;
+    if (kind == LUA_TSTRING) {
+        size_t size;
+        const char *data = lua_tolstring(L, 4, &size);
+        m.u.data = malloc(size ? size : 1);
+        if (m.u.data == NULL)
+            return fallback(L);
+        memcpy(m.u.data, data, size);
+        m.kind = K_STRING;
+        m.size = size;
+    }
+    int answer = session != 0 && (ptype == PTYPE_RESPONSE || ptype == PTYPE_ERROR);
+    if (answer)
+        book_answer(n, (uint32_t)dest, session, 0);
+    spin_lock(&target->lock);
+    /* A request is booked under the target's lock: the target cannot
+     * answer before it is booked, nor retire without seeing it. */
+    if (target->dead || target->handle != (uint32_t)dest ||
+        (session && !answer && !book_ask(n, self->handle, session, target->handle)) ||
+        !mailbox_push(target, &m)) {
+        spin_unlock(&target->lock);
+        message_free(&m);
+        return fallback(L);
+    }
+    int wake = !target->queued;
+    if (wake) {
+        target->queued = 1;
+        target->refs++; /* the run queue's */
+    }
+    spin_unlock(&target->lock);
+    if (wake)
+        schedule(n, target);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* callback(f): the dispatch function the dispatchers call. */
+static int l_callback(lua_State *L) {
+    Service *s = service_of(L);
+    if (s == NULL || lua_type(L, 1) != LUA_TFUNCTION)
+        return 0;
+    lua_settop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &DISPATCH_KEY);
+    spin_lock(&s->lock);
+    s->has_dispatch = 1;
+    spin_unlock(&s->lock);
+    return 0;
+}
+
+/* __gc of the service box: the VM is closing. */
+static int l_close(lua_State *L) {
+    Service **box = (Service **)lua_touserdata(L, 1);
+    if (box != NULL && *box != NULL) {
+        Service *s = *box;
+        *box = NULL;
+        spin_lock(&s->lock);
+        s->L = NULL;
+        s->has_dispatch = 0;
+        spin_unlock(&s->lock);
+        service_release(s);
+    }
+    return 0;
+}
+
+static __thread Service *offered = NULL;
+
+/* Opened by the boot chunk: package.loadlib(path, "luaopen_skylet_native")
+ * called with the Python send. Adopts the offered Service and returns
+ * {send=, callback=}; returns nothing if nothing is offered, the Lua API is
+ * not bound to this very Lua, or the VM has a Service already. */
+EXPORT int luaopen_skylet_native(lua_State *L) {
+    if (!api_bound || lua_version(L) != 504 || offered == NULL)
+        return 0;
+    if (lua_type(L, 1) != LUA_TUSERDATA && lua_type(L, 1) != LUA_TFUNCTION)
+        return 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SERVICE_KEY) != LUA_TNIL)
+        return 0;
+    lua_pop(L, 1);
+    /* Everything that allocates (and so may raise) comes first; the
+     * Service changes hands only once its box is in the registry. */
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PYSEND_KEY);
+    lua_createtable(L, 0, 2);
+    lua_pushcclosure(L, l_send, 0);
+    lua_setfield(L, -2, "send");
+    lua_pushcclosure(L, l_callback, 0);
+    lua_setfield(L, -2, "callback");
+    Service **box = (Service **)lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcclosure(L, l_close, 0);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SERVICE_KEY); /* pops the box */
+    Service *s = offered;
+    offered = NULL; /* the offer's reference is now the VM's */
+    *box = s;
+    spin_lock(&s->lock);
+    s->L = L;
+    spin_unlock(&s->lock);
+    return 1;
+}
+
+/* check(limit): whether lupa's allocator state (MemoryStatus below) reads
+ * as this very VM's: `used` is what Lua counts, `limit` what lupa was just
+ * told (set_max_memory(limit, total=True)). Loaded once, in a test VM. */
+static int l_check_memory(lua_State *L);
+
+EXPORT int luaopen_skylet_native_memcheck(lua_State *L) {
+    if (!api_bound || lua_version(L) != 504)
+        return 0;
+    lua_pushcclosure(L, l_check_memory, 0);
+    return 1;
+}
+
+/* ---- dispatching ---- */
+
+/* lupa's allocator state (lupa 2.x's MemoryStatus), checked at load time by
+ * skylet_native_check_memory against lupa's own figures. */
+typedef struct MemoryStatus {
+    size_t used;
+    size_t base_usage;
+    size_t limit;
+} MemoryStatus;
+
+static int memory_known = 0;
+
+static MemoryStatus *memory_of(lua_State *L) {
+    void *ud = NULL;
+    if (!memory_known)
+        return NULL;
+    lua_getallocf(L, &ud);
+    return (MemoryStatus *)ud;
+}
+
+/* Service.make_room in C: a Lua memory error while the payload is written
+ * would end the message before the service saw it, so near its limit the
+ * limit is lifted by the payload and HEADROOM; returns what to restore. */
+static size_t lift_memory(MemoryStatus *ms, size_t extra, size_t *lifted) {
+    *lifted = 0;
+    if (ms == NULL || ms->limit == 0)
+        return 0;
+    size_t need = ms->used + extra + HEADROOM;
+    if (need <= ms->limit)
+        return 0;
+    size_t saved = ms->limit;
+    ms->limit = need;
+    *lifted = need;
+    return saved;
+}
+
+static int traceback(lua_State *L) {
+    const char *msg = lua_tolstring(L, 1, NULL);
+    if (msg == NULL)
+        return 1; /* not a string: as it is */
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Protected: pushes the message and calls dispatch (a payload that cannot
+ * be written is a memory error of this call, not an abort). */
+static int call_dispatch(lua_State *L) {
+    Message *m = (Message *)lua_touserdata(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &DISPATCH_KEY) != LUA_TFUNCTION)
+        return 0;
+    lua_pushinteger(L, m->ptype);
+    lua_pushinteger(L, m->session);
+    lua_pushinteger(L, m->source);
+    switch (m->kind) {
+    case K_STRING:
+        lua_pushlstring(L, m->u.data, m->size);
+        break;
+    case K_INTEGER:
+        lua_pushinteger(L, m->u.integer);
+        break;
+    case K_NUMBER:
+        lua_pushnumber(L, m->u.number);
+        break;
+    default:
+        lua_pushnil(L);
+    }
+    /* the payload is in the VM: let go of the copy before the handler runs */
+    message_free(m);
+    lua_call(L, 4, 0);
+    return 0;
+}
+
+static void dispatch_one(Service *s, Message *m) {
+    lua_State *L = s->L;
+    Node *n = s->node;
+    int top = lua_gettop(L);
+    if (s->logged) {
+        char number[32];
+        const char *text = m->kind == K_STRING ? m->u.data : number;
+        size_t len = m->kind == K_STRING ? m->size : 0;
+        if (m->kind == K_INTEGER)
+            len = (size_t)snprintf(number, sizeof number, "%lld", (long long)m->u.integer);
+        else if (m->kind == K_NUMBER)
+            len = (size_t)snprintf(number, sizeof number, "%.14g", m->u.number);
+        n->event(EV_LOG, s->handle, m->ptype, m->session, m->source, text, len);
+    }
+    size_t lifted;
+    MemoryStatus *ms = memory_of(L);
+    size_t saved = lift_memory(ms, m->kind == K_STRING ? m->size : 0, &lifted);
+    lua_pushcclosure(L, traceback, 0);
+    lua_pushcclosure(L, call_dispatch, 0);
+    lua_pushlightuserdata(L, m);
+    int status = lua_pcall(L, 1, 0, top + 1);
+    if (status != LUA_OK) {
+        size_t len = 0;
+        const char *text = lua_tolstring(L, -1, &len);
+        n->event(status == LUA_ERRMEM ? EV_MEMORY : EV_ERROR, s->handle, m->ptype, m->session,
+                 m->source, text ? text : "error object is not a string", text ? len : 28);
+    }
+    lua_settop(L, top);
+    message_free(m);
+    if (lifted && ms->limit == lifted)
+        ms->limit = saved;
+}
+
+/* One turn of s: up to TURN_MESSAGES messages. */
+static void turn(Node *n, Slot *slot, Service *s) {
+    spin_lock(&s->lock);
+    if (s->dead || s->L == NULL || !s->has_dispatch) {
+        s->queued = 0;
+        spin_unlock(&s->lock);
+        service_release(s); /* the run queue's reference */
+        return;
+    }
+    s->running = 1;
+    /* Only the mail there now: what comes meanwhile (a skynet.yield's
+     * wakeup) waits for the next turn, after the services queued before. */
+    size_t budget = s->count < TURN_MESSAGES ? s->count : TURN_MESSAGES;
+    /* as skynet measures it: after taking the turn's first message */
+    size_t length = s->count ? s->count - 1 : 0;
+    int warn = length > s->overload;
+    while (s->overload < length)
+        s->overload *= 2;
+    spin_unlock(&s->lock);
+    if (warn)
+        n->event(EV_OVERLOAD, s->handle, 0, (long long)length, 0, "", 0);
+    int64_t started = now_ns();
+    slot->current = s->handle;
+    __atomic_store_n(&slot->started_ns, started, __ATOMIC_RELAXED);
+    size_t done = 0;
+    while (done < budget && !n->stopping) {
+        Message m;
+        spin_lock(&s->lock);
+        int got = !s->dead && mailbox_pop(s, &m);
+        spin_unlock(&s->lock);
+        if (!got)
+            break;
+        done++;
+        slot->source = m.source;
+        __atomic_add_fetch(&slot->version, 1, __ATOMIC_RELEASE);
+        dispatch_one(s, &m);
+        if (s->doomed && !s->dead)
+            n->event(EV_DOOMED, s->handle, 0, 0, 0, "", 0);
+    }
+    slot->current = 0;
+    __atomic_add_fetch(&slot->version, 1, __ATOMIC_RELEASE);
+    int64_t spent = now_ns() - started;
+    spin_lock(&s->lock);
+    s->running = 0;
+    s->messages += done;
+    s->cpu_ns += spent;
+    int dead = s->dead;
+    int again = !dead && s->count > 0;
+    if (!again) {
+        s->queued = 0;
+        s->overload = OVERLOAD;
+    }
+    spin_unlock(&s->lock);
+    if (again) {
+        schedule(n, s); /* keeps the run queue's reference */
+        return;
+    }
+    if (dead)
+        n->event(EV_CLOSE, s->handle, 0, 0, 0, "", 0);
+    service_release(s); /* the run queue's reference */
+}
+
+/* ---- the node's side (Python, through ctypes) ---- */
+
+EXPORT Node *skylet_native_new(int slots, EventFn event) {
+    if (slots < 1 || slots > MAX_SLOTS || event == NULL)
+        return NULL;
+    Node *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return NULL;
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->work, NULL);
+    n->event = event;
+    n->slots = slots;
+    return n;
+}
+
+/* After stop, once every VM closed and no dispatcher runs. */
+EXPORT void skylet_native_free(Node *n) {
+    if (n == NULL)
+        return;
+    while (n->free != NULL) {
+        Service *s = n->free;
+        n->free = s->next;
+        free(s);
+    }
+    for (int i = 0; i < CHUNKS; i++)
+        free(n->chunk[i]);
+    for (int i = 0; i < SHARDS; i++) {
+        Shard *sh = &n->book[i];
+        for (size_t b = 0; b < sh->buckets; b++) {
+            Entry *e = sh->bucket[b];
+            while (e != NULL) {
+                Entry *next = e->next;
+                free(e);
+                e = next;
+            }
+        }
+        free(sh->bucket);
+    }
+    pthread_cond_destroy(&n->work);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+}
+
+/* A service being booted (queued, so no dispatcher enters it until
+ * skylet_native_release), held by the caller. NULL if out of memory. */
+EXPORT Service *skylet_native_service(Node *n, uint32_t handle) {
+    pthread_mutex_lock(&n->lock);
+    Service *s = n->free;
+    if (s != NULL)
+        n->free = s->next;
+    pthread_mutex_unlock(&n->lock);
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return NULL;
+    }
+    spin_lock(&s->lock);
+    s->refs = 2; /* Python's, and the run queue's while it boots */
+    s->queued = 1;
+    s->running = s->dead = s->doomed = s->has_dispatch = s->logged = 0;
+    s->handle = handle;
+    s->node = n;
+    s->L = NULL;
+    s->overload = OVERLOAD;
+    s->messages = 0;
+    s->cpu_ns = 0;
+    s->next = NULL;
+    spin_unlock(&s->lock);
+    if (!table_set(n, handle, s)) {
+        s->refs = 1;
+        service_release(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Python's Service lets go. */
+EXPORT void skylet_native_forget(Service *s) {
+    if (s != NULL)
+        service_release(s);
+}
+
+/* Offers s to the next VM this thread opens the module in (NULL withdraws). */
+EXPORT void skylet_native_offer(Service *s) {
+    if (s != NULL) {
+        spin_lock(&s->lock);
+        s->refs++;
+        spin_unlock(&s->lock);
+    }
+    Service *old = offered;
+    offered = s;
+    if (old != NULL)
+        service_release(old);
+}
+
+/* Booted: queue it if mail came meanwhile. */
+EXPORT void skylet_native_release(Service *s) {
+    spin_lock(&s->lock);
+    int wake = !s->dead && s->count > 0;
+    if (!wake)
+        s->queued = 0;
+    spin_unlock(&s->lock);
+    if (wake)
+        schedule(s->node, s); /* with the reference it booted with */
+    else
+        service_release(s);
+}
+
+/* Python posts a message: 1 if queued, 0 if the service is dead (or out of
+ * memory). kind: K_*; data/size for K_STRING, integer or number otherwise. */
+EXPORT int skylet_native_post(Service *s, int ptype, long long session, uint32_t source,
+                              int kind, const char *data, size_t size, lua_Integer integer,
+                              lua_Number number) {
+    Message m;
+    m.ptype = ptype;
+    m.session = session;
+    m.source = source;
+    m.kind = kind;
+    m.size = 0;
+    if (kind == K_STRING) {
+        m.u.data = malloc(size ? size : 1);
+        if (m.u.data == NULL)
+            return 0;
+        memcpy(m.u.data, data, size);
+        m.size = size;
+    } else if (kind == K_INTEGER) {
+        m.u.integer = integer;
+    } else if (kind == K_NUMBER) {
+        m.u.number = number;
+    } else {
+        m.kind = K_NIL;
+    }
+    spin_lock(&s->lock);
+    if (s->dead || !mailbox_push(s, &m)) {
+        spin_unlock(&s->lock);
+        message_free(&m);
+        return 0;
+    }
+    int wake = !s->queued;
+    if (wake) {
+        s->queued = 1;
+        s->refs++; /* the run queue's */
+    }
+    spin_unlock(&s->lock);
+    if (wake)
+        schedule(s->node, s);
+    return 1;
+}
+
+/* Retires s: no more mail, out of the handle table. Returns 1 if a
+ * dispatcher runs it now (its VM must close after the turn: EV_CLOSE). */
+EXPORT int skylet_native_retire(Service *s) {
+    spin_lock(&s->lock);
+    s->dead = 1;
+    int running = s->running;
+    spin_unlock(&s->lock);
+    table_set(s->node, s->handle, NULL);
+    return running;
+}
+
+/* Takes the next queued message of a retired service: its type, session and
+ * source (the payload is dropped). 0 when none is left. */
+EXPORT int skylet_native_drain(Service *s, int *ptype, long long *session, uint32_t *source) {
+    Message m;
+    spin_lock(&s->lock);
+    int got = mailbox_pop(s, &m);
+    spin_unlock(&s->lock);
+    if (!got)
+        return 0;
+    *ptype = m.ptype;
+    *session = m.session;
+    *source = m.source;
+    message_free(&m);
+    return 1;
+}
+
+EXPORT void skylet_native_log(Service *s, int on) {
+    spin_lock(&s->lock);
+    s->logged = on;
+    spin_unlock(&s->lock);
+}
+
+EXPORT void skylet_native_doom(Service *s) {
+    spin_lock(&s->lock);
+    s->doomed = 1;
+    spin_unlock(&s->lock);
+}
+
+/* mqlen, messages, cpu (ns) */
+EXPORT void skylet_native_stats(Service *s, long long *mqlen, long long *messages,
+                                long long *cpu_ns) {
+    spin_lock(&s->lock);
+    *mqlen = (long long)s->count;
+    *messages = (long long)s->messages;
+    *cpu_ns = s->cpu_ns;
+    spin_unlock(&s->lock);
+}
+
+EXPORT int skylet_native_ask(Node *n, uint32_t caller, long long session, uint32_t callee) {
+    return book_ask(n, caller, session, callee);
+}
+
+EXPORT uint32_t skylet_native_answer(Node *n, uint32_t caller, long long session, int keep) {
+    return book_answer(n, caller, session, keep);
+}
+
+/* Removes every request callee holds; writes up to cap (caller, session)
+ * pairs and returns how many there were (call again while that is > cap). */
+EXPORT size_t skylet_native_callers(Node *n, uint32_t callee, uint32_t *callers,
+                                    long long *sessions, size_t cap) {
+    size_t found = 0;
+    for (int i = 0; i < SHARDS; i++) {
+        Shard *sh = &n->book[i];
+        spin_lock(&sh->lock);
+        for (size_t b = 0; b < sh->buckets && found < cap; b++) {
+            Entry **at = &sh->bucket[b];
+            while (*at != NULL && found < cap) {
+                Entry *e = *at;
+                if (e->callee == callee) {
+                    callers[found] = e->caller;
+                    sessions[found] = e->session;
+                    found++;
+                    *at = e->next;
+                    sh->size--;
+                    free(e);
+                } else {
+                    at = &e->next;
+                }
+            }
+        }
+        spin_unlock(&sh->lock);
+        if (found >= cap)
+            break;
+    }
+    return found;
+}
+
+/* thread = 1: up to `budget` turns on the calling thread, never waiting.
+ * Returns the turns run. */
+EXPORT int skylet_native_run(Node *n, int budget) {
+    Slot *slot = &n->slot[0];
+    Slot *outer = my_slot;
+    my_slot = slot;
+    int turns = 0;
+    while (turns < budget) {
+        Service *s = take(n, 0);
+        if (s == NULL)
+            break;
+        turn(n, slot, s);
+        turns++;
+    }
+    my_slot = outer;
+    return turns;
+}
+
+/* thread = N: dispatcher `index` runs until skylet_native_stop. */
+EXPORT void skylet_native_work(Node *n, int index) {
+    Slot *slot = &n->slot[index];
+    my_slot = slot;
+    for (;;) {
+        Service *s = take(n, 1);
+        if (s == NULL)
+            break;
+        turn(n, slot, s);
+    }
+    my_slot = NULL;
+}
+
+EXPORT int skylet_native_pending(Node *n) {
+    pthread_mutex_lock(&n->lock);
+    int queued = n->first != NULL;
+    pthread_mutex_unlock(&n->lock);
+    return queued;
+}
+
+EXPORT void skylet_native_stop(Node *n) {
+    pthread_mutex_lock(&n->lock);
+    n->stopping = 1;
+    pthread_cond_broadcast(&n->work);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* What dispatcher `index` runs: 1 and the fields, or 0 if it is idle. */
+EXPORT int skylet_native_slot(Node *n, int index, uint32_t *current, uint32_t *source,
+                              long long *started_ns, unsigned long long *version) {
+    if (index < 0 || index >= n->slots)
+        return 0;
+    Slot *slot = &n->slot[index];
+    *version = __atomic_load_n(&slot->version, __ATOMIC_ACQUIRE);
+    *current = slot->current;
+    *source = slot->source;
+    *started_ns = __atomic_load_n(&slot->started_ns, __ATOMIC_RELAXED);
+    return *current != 0;
+}
+
+/* Another service's Lua runs inside this thread's turn (a launch runs the
+ * new service's main chunk): the monitor watches that one meanwhile.
+ * Returns the handle it replaced (pass it to leave). */
+EXPORT uint32_t skylet_native_enter(uint32_t handle) {
+    if (my_slot == NULL)
+        return 0xffffffffu; /* not a dispatcher's thread */
+    uint32_t outer = my_slot->current;
+    my_slot->current = handle;
+    __atomic_add_fetch(&my_slot->version, 1, __ATOMIC_RELEASE);
+    return outer;
+}
+
+EXPORT void skylet_native_leave(uint32_t outer) {
+    if (my_slot == NULL || outer == 0xffffffffu)
+        return;
+    my_slot->current = outer;
+    __atomic_add_fetch(&my_slot->version, 1, __ATOMIC_RELEASE);
+}
+
+EXPORT int64_t skylet_native_clock(void) {
+    return now_ns();
+}
+
+static int l_check_memory(lua_State *L) {
+    lua_Integer limit = lua_tointegerx(L, 1, NULL);
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    MemoryStatus *ms = (MemoryStatus *)ud;
+    size_t counted = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    memory_known = ms != NULL && ms->used == counted && ms->limit == (size_t)limit;
+    lua_pushboolean(L, memory_known);
+    return 1;
+}
