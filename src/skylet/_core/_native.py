@@ -38,19 +38,24 @@ NOT_A_DISPATCHER = 0xFFFFFFFF
 SCHEDULERS = ("auto", "native", "python")
 
 
-def choose_scheduler(setting: object, log: Callable[[str], None]) -> bytes | None:
+def choose_scheduler(
+    setting: object,
+    log: Callable[[str], None],
+    library: tuple[str | None, str] | None = None,
+) -> bytes | None:
     """The native library's path for config ``scheduler`` (None: the Python schedulers).
 
     ``auto`` (default): native if its library is usable here, else Python,
     logging why. ``native``: native or :class:`SkyletError`. ``python``: always
-    the pure-Python schedulers.
+    the pure-Python schedulers. ``library`` is what :func:`native_library`
+    answers, by default its answer.
     """
     setting = "auto" if setting is None else str(setting)
     if setting not in SCHEDULERS:
         raise SkyletError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {setting!r}")
     if setting == "python":
         return None
-    path, why = native.native_library()
+    path, why = library or native.native_library()
     if path is None:
         if setting == "native":
             raise SkyletError(f'scheduler = "native" but the native library is unavailable: {why}')

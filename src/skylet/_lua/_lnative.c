@@ -183,6 +183,7 @@ typedef struct Service {
     size_t overload; /* next mailbox length to warn at */
     uint64_t messages;
     int64_t cpu_ns;
+    uint64_t sent, passed_on; /* sends its C send queued / passed to Python */
     struct Service *next; /* run queue / free list */
 } Service;
 
@@ -449,7 +450,9 @@ static void service_release(Service *s) {
 }
 
 /* Python's send, for everything the native path does not take. */
-static int fallback(lua_State *L) {
+static int fallback(lua_State *L, Service *self) {
+    if (self != NULL)
+        self->passed_on++; /* only its own thread sends for it */
     int top = lua_gettop(L);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &PYSEND_KEY);
     for (int i = 1; i <= 4; i++)
@@ -463,19 +466,19 @@ static int l_send(lua_State *L) {
     lua_settop(L, 4);
     Service *self = service_of(L);
     if (self == NULL || !lua_isinteger(L, 1) || !lua_isinteger(L, 2) || !lua_isinteger(L, 3))
-        return fallback(L);
+        return fallback(L, self);
     int kind = lua_type(L, 4);
     if (kind != LUA_TSTRING && kind != LUA_TNIL)
-        return fallback(L);
+        return fallback(L, self);
     lua_Integer dest = lua_tointegerx(L, 1, NULL);
     lua_Integer ptype = lua_tointegerx(L, 2, NULL);
     lua_Integer session = lua_tointegerx(L, 3, NULL);
     if (dest <= 0 || dest > 0xffffffffLL || ptype < 0 || ptype > 255)
-        return fallback(L);
+        return fallback(L, self);
     Node *n = self->node;
     Service *target = lookup(n, (uint32_t)dest);
     if (target == NULL || self->dead || self->doomed)
-        return fallback(L); /* (a doomed service retires there first) */
+        return fallback(L, self); /* (a doomed service retires there first) */
     Message m;
     m.ptype = (int)ptype;
     m.source = self->handle;
@@ -487,7 +490,7 @@ static int l_send(lua_State *L) {
         const char *data = lua_tolstring(L, 4, &size);
         m.u.data = malloc(size ? size : 1);
         if (m.u.data == NULL)
-            return fallback(L);
+            return fallback(L, self);
         memcpy(m.u.data, data, size);
         m.kind = K_STRING;
         m.size = size;
@@ -503,7 +506,7 @@ static int l_send(lua_State *L) {
         !mailbox_push(target, &m)) {
         spin_unlock(&target->lock);
         message_free(&m);
-        return fallback(L);
+        return fallback(L, self);
     }
     int wake = !target->queued;
     if (wake) {
@@ -513,6 +516,7 @@ static int l_send(lua_State *L) {
     spin_unlock(&target->lock);
     if (wake)
         schedule(n, target);
+    self->sent++;
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -827,7 +831,7 @@ EXPORT Service *skylet_native_service(Node *n, uint32_t handle) {
     s->node = n;
     s->L = NULL;
     s->overload = OVERLOAD;
-    s->messages = 0;
+    s->messages = s->sent = s->passed_on = 0;
     s->cpu_ns = 0;
     s->next = NULL;
     spin_unlock(&s->lock);
@@ -951,13 +955,15 @@ EXPORT void skylet_native_doom(Service *s) {
     spin_unlock(&s->lock);
 }
 
-/* mqlen, messages, cpu (ns) */
+/* mqlen, messages, cpu (ns); sends its C send queued and passed on */
 EXPORT void skylet_native_stats(Service *s, long long *mqlen, long long *messages,
-                                long long *cpu_ns) {
+                                long long *cpu_ns, long long *sent, long long *passed_on) {
     spin_lock(&s->lock);
     *mqlen = (long long)s->count;
     *messages = (long long)s->messages;
     *cpu_ns = s->cpu_ns;
+    *sent = (long long)s->sent;
+    *passed_on = (long long)s->passed_on;
     spin_unlock(&s->lock);
 }
 

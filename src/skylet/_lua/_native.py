@@ -78,10 +78,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
     "skylet_native_doom": (None, [_p]),
     "skylet_native_log": (None, [_p, ctypes.c_int]),
-    "skylet_native_stats": (
-        None,
-        [_p, ctypes.POINTER(_ll), ctypes.POINTER(_ll), ctypes.POINTER(_ll)],
-    ),
+    "skylet_native_stats": (None, [_p] + [ctypes.POINTER(_ll)] * 5),
     "skylet_native_ask": (ctypes.c_int, [_p, _u32, _ll, _u32]),
     "skylet_native_answer": (_u32, [_p, _u32, _ll, ctypes.c_int]),
     "skylet_native_callers": (
@@ -198,12 +195,20 @@ class NativeCore:
 
 def stats(service: int) -> tuple[int, int, float]:
     """(mailbox length, messages handled, cpu seconds) of a native service."""
-    assert _library is not None
-    mqlen, messages, cpu = ctypes.c_longlong(), ctypes.c_longlong(), ctypes.c_longlong()
-    _library.skylet_native_stats(
-        service, ctypes.byref(mqlen), ctypes.byref(messages), ctypes.byref(cpu)
-    )
-    return mqlen.value, messages.value, cpu.value / 1e9
+    mqlen, messages, cpu, _, _ = _counters(service)
+    return mqlen, messages, cpu / 1e9
+
+
+def sends(service: int) -> tuple[int, int]:
+    """(sends its C send queued itself, sends it passed on to the Python send)."""
+    return _counters(service)[3:]
+
+
+def _counters(service: int) -> tuple[int, int, int, int, int]:
+    values = [ctypes.c_longlong() for _ in range(5)]
+    library().skylet_native_stats(service, *(ctypes.byref(v) for v in values))
+    a, b, c, d, e = (v.value for v in values)
+    return a, b, c, d, e
 
 
 def log_messages(service: int, on: bool) -> None:

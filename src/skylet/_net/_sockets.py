@@ -58,7 +58,7 @@ from ._tcp import (
     reason,
     text,
 )
-from ._udp import UDP, UDP_STASH, UdpSocket
+from ._udp import UDP, UDP_STASH, UdpSocket, unpack_address
 
 #: Config ``socket_send_buffer_limit``: bytes queued for one connection
 #: before it is closed (a peer that does not read).
@@ -159,12 +159,22 @@ class SocketServer:
         except Exception as exc:  # nobody waits for the answer: log it, keep trio alive
             self.log(caller, f"socket {text(op)} failed: {exc}")
 
-    def _would_accept(self, op: bytes, args: tuple[Any, ...]) -> bool | None:
+    def _would_accept(self, op: bytes, args: tuple[Any, ...]) -> Any:
         """What a queued send will most likely answer (the socket may close meanwhile)."""
         if op not in (b"send", b"lsend", b"udp_send"):
             return None
         conn = self.get(args[0]) if args else None
         if isinstance(conn, UdpSocket):
+            if op == b"udp_send":
+                # As udp_send answers: a bad address fails, and a datagram
+                # to the other family is dropped.
+                address = args[1] if len(args) > 1 else None
+                try:
+                    family, _ = unpack_address(address if isinstance(address, bytes) else b"")
+                except ValueError:
+                    return None, b"invalid udp address"
+                if family != conn.family:
+                    return False
             return not conn.closed
         return isinstance(conn, Connection) and not (conn.closing or conn.closed)
 
