@@ -149,7 +149,10 @@ static int64_t now_ns(void) {
 
 /* ---- messages and mailboxes ---- */
 
-enum { K_NIL = 0, K_STRING = 1, K_INTEGER = 2, K_NUMBER = 3 };
+enum { K_NIL = 0, K_STRING = 1, K_INTEGER = 2, K_NUMBER = 3, K_SHORT = 4 };
+
+/* Payloads up to this size travel inside the message: no malloc, no free. */
+#define SHORT_PAYLOAD 40
 
 typedef struct Message {
     int ptype;
@@ -159,6 +162,7 @@ typedef struct Message {
     size_t size;
     union {
         char *data; /* K_STRING: malloc'd, owned by the message */
+        char bytes[SHORT_PAYLOAD]; /* K_SHORT */
         lua_Integer integer;
         lua_Number number;
     } u;
@@ -191,6 +195,32 @@ static void message_free(Message *m) {
     if (m->kind == K_STRING)
         free(m->u.data);
     m->kind = K_NIL;
+}
+
+/* Copies a string payload into m (K_SHORT or K_STRING); 0 if out of memory. */
+static int message_set_string(Message *m, const char *data, size_t size) {
+    m->size = size;
+    if (size <= SHORT_PAYLOAD) {
+        memcpy(m->u.bytes, data, size);
+        m->kind = K_SHORT;
+        return 1;
+    }
+    m->u.data = malloc(size);
+    if (m->u.data == NULL) {
+        m->kind = K_NIL;
+        return 0;
+    }
+    memcpy(m->u.data, data, size);
+    m->kind = K_STRING;
+    return 1;
+}
+
+static const char *message_string(const Message *m) {
+    return m->kind == K_SHORT ? m->u.bytes : m->u.data;
+}
+
+static int message_is_string(const Message *m) {
+    return m->kind == K_STRING || m->kind == K_SHORT;
 }
 
 /* Appends m (taking its data) to s's mailbox; s is locked. 0 if out of memory. */
@@ -304,7 +334,24 @@ static void schedule(Node *n, Service *s) {
     pthread_mutex_unlock(&n->lock);
 }
 
+/* Looks a dispatcher takes at the run queue before it sleeps: waking a
+ * sleeper costs the sender a futex call and the sleeper a context switch,
+ * more than a message, so a dispatcher that ran dry looks again a while. */
+#define SPINS 64
+#define YIELDS 32
+
 static Service *take(Node *n, int wait) {
+    if (wait) {
+        for (int i = 0; i < SPINS + YIELDS; i++) {
+            if (__atomic_load_n(&n->first, __ATOMIC_RELAXED) != NULL ||
+                __atomic_load_n(&n->stopping, __ATOMIC_RELAXED))
+                break;
+            if (i < SPINS)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+    }
     pthread_mutex_lock(&n->lock);
     while (n->first == NULL && wait && !n->stopping) {
         n->sleeping++;
@@ -488,12 +535,8 @@ static int l_send(lua_State *L) {
     if (kind == LUA_TSTRING) {
         size_t size;
         const char *data = lua_tolstring(L, 4, &size);
-        m.u.data = malloc(size ? size : 1);
-        if (m.u.data == NULL)
+        if (!message_set_string(&m, data, size))
             return fallback(L, self);
-        memcpy(m.u.data, data, size);
-        m.kind = K_STRING;
-        m.size = size;
     }
     int answer = session != 0 && (ptype == PTYPE_RESPONSE || ptype == PTYPE_ERROR);
     if (answer)
@@ -655,7 +698,8 @@ static int call_dispatch(lua_State *L) {
     lua_pushinteger(L, m->source);
     switch (m->kind) {
     case K_STRING:
-        lua_pushlstring(L, m->u.data, m->size);
+    case K_SHORT:
+        lua_pushlstring(L, message_string(m), m->size);
         break;
     case K_INTEGER:
         lua_pushinteger(L, m->u.integer);
@@ -678,8 +722,8 @@ static void dispatch_one(Service *s, Message *m) {
     int top = lua_gettop(L);
     if (s->logged) {
         char number[32];
-        const char *text = m->kind == K_STRING ? m->u.data : number;
-        size_t len = m->kind == K_STRING ? m->size : 0;
+        const char *text = message_is_string(m) ? message_string(m) : number;
+        size_t len = message_is_string(m) ? m->size : 0;
         if (m->kind == K_INTEGER)
             len = (size_t)snprintf(number, sizeof number, "%lld", (long long)m->u.integer);
         else if (m->kind == K_NUMBER)
@@ -688,7 +732,7 @@ static void dispatch_one(Service *s, Message *m) {
     }
     size_t lifted;
     MemoryStatus *ms = memory_of(L);
-    size_t saved = lift_memory(ms, m->kind == K_STRING ? m->size : 0, &lifted);
+    size_t saved = lift_memory(ms, message_is_string(m) ? m->size : 0, &lifted);
     lua_pushcclosure(L, traceback, 0);
     lua_pushcclosure(L, call_dispatch, 0);
     lua_pushlightuserdata(L, m);
@@ -887,11 +931,8 @@ EXPORT int skylet_native_post(Service *s, int ptype, long long session, uint32_t
     m.kind = kind;
     m.size = 0;
     if (kind == K_STRING) {
-        m.u.data = malloc(size ? size : 1);
-        if (m.u.data == NULL)
+        if (!message_set_string(&m, data, size))
             return 0;
-        memcpy(m.u.data, data, size);
-        m.size = size;
     } else if (kind == K_INTEGER) {
         m.u.integer = integer;
     } else if (kind == K_NUMBER) {
