@@ -169,8 +169,9 @@ typedef struct Message {
 } Message;
 
 typedef struct Node Node;
+typedef struct Service Service;
 
-typedef struct Service {
+struct Service {
     Spin lock;
     int refs;         /* Python's Service, the VM (free list when 0) */
     int queued;       /* in the run queue, running, or booting */
@@ -189,7 +190,7 @@ typedef struct Service {
     int64_t cpu_ns;
     uint64_t sent, passed_on; /* sends its C send queued / passed to Python */
     struct Service *next; /* run queue / free list */
-} Service;
+};
 
 static void message_free(Message *m) {
     if (m->kind == K_STRING)
@@ -280,6 +281,12 @@ typedef struct Slot {
     uint32_t current, source;
     int64_t started_ns;
     uint64_t version;
+    /* The service this dispatcher's turn last made runnable: it runs next,
+     * here (see schedule). Swapped atomically; another dispatcher takes it
+     * only from a turn that has run long (steal). */
+    Service *next;
+    int streak; /* turns in a row taken from `next` */
+    char pad[64]; /* one dispatcher's slot per cache line */
 } Slot;
 
 struct Node {
@@ -319,7 +326,7 @@ static int table_set(Node *n, uint32_t handle, Service *s) {
     return 1;
 }
 
-static void schedule(Node *n, Service *s) {
+static void enqueue(Node *n, Service *s) {
     /* s->queued was set by the caller, under s's lock */
     pthread_mutex_lock(&n->lock);
     s->next = NULL;
@@ -334,30 +341,76 @@ static void schedule(Node *n, Service *s) {
     pthread_mutex_unlock(&n->lock);
 }
 
+/* The slot of the dispatcher running on this thread, if it is one of n's. */
+static Slot *own_slot(Node *n) {
+    Slot *me = my_slot;
+    return me != NULL && me >= n->slot && me < n->slot + n->slots ? me : NULL;
+}
+
+/* A service got mail and was idle. Mail sent from a turn makes its target
+ * this dispatcher's next service (the one there before goes to the run
+ * queue): a call and its answer then stay on one thread, in its cache, and
+ * no other dispatcher has to be woken for them. Measured: pingpong at
+ * thread = 2 went from 1.25x to ...x skynet's with it. */
+static void schedule(Node *n, Service *s) {
+    Slot *me = own_slot(n);
+    if (me != NULL) {
+        s = __atomic_exchange_n(&me->next, s, __ATOMIC_ACQ_REL);
+        if (s == NULL)
+            return;
+    }
+    enqueue(n, s);
+}
+
+/* Turns in a row a dispatcher takes from its own `next` before it serves
+ * the run queue, if others wait there: two services calling each other
+ * cannot starve the rest. */
+#define STREAK 32
+/* A dispatcher with nothing to do takes another's `next` only if that one's
+ * current turn has run this long (it will not get to it soon). */
+#define STEAL_AFTER_NS 200000
+
+static Service *take_next(Node *n, Slot *me) {
+    if (me == NULL || __atomic_load_n(&me->next, __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    if (me->streak >= STREAK && __atomic_load_n(&n->first, __ATOMIC_RELAXED) != NULL) {
+        me->streak = 0;
+        Service *s = __atomic_exchange_n(&me->next, NULL, __ATOMIC_ACQ_REL);
+        if (s != NULL)
+            enqueue(n, s); /* behind the others now */
+        return NULL;
+    }
+    me->streak++;
+    return __atomic_exchange_n(&me->next, NULL, __ATOMIC_ACQ_REL);
+}
+
+static Service *steal(Node *n, Slot *me) {
+    int64_t now = 0;
+    for (int i = 0; i < n->slots; i++) {
+        Slot *other = &n->slot[i];
+        if (other == me || __atomic_load_n(&other->next, __ATOMIC_RELAXED) == NULL)
+            continue;
+        if (now == 0)
+            now = now_ns();
+        /* Between turns, or early in one, its owner takes it soon itself. */
+        if (__atomic_load_n(&other->current, __ATOMIC_RELAXED) == 0 ||
+            now - __atomic_load_n(&other->started_ns, __ATOMIC_RELAXED) < STEAL_AFTER_NS)
+            continue;
+        Service *s = __atomic_exchange_n(&other->next, NULL, __ATOMIC_ACQ_REL);
+        if (s != NULL)
+            return s;
+    }
+    return NULL;
+}
+
 /* Looks a dispatcher takes at the run queue before it sleeps: waking a
  * sleeper costs the sender a futex call and the sleeper a context switch,
  * more than a message, so a dispatcher that ran dry looks again a while. */
 #define SPINS 64
 #define YIELDS 32
 
-static Service *take(Node *n, int wait) {
-    if (wait) {
-        for (int i = 0; i < SPINS + YIELDS; i++) {
-            if (__atomic_load_n(&n->first, __ATOMIC_RELAXED) != NULL ||
-                __atomic_load_n(&n->stopping, __ATOMIC_RELAXED))
-                break;
-            if (i < SPINS)
-                __builtin_ia32_pause();
-            else
-                sched_yield();
-        }
-    }
+static Service *pop(Node *n) {
     pthread_mutex_lock(&n->lock);
-    while (n->first == NULL && wait && !n->stopping) {
-        n->sleeping++;
-        pthread_cond_wait(&n->work, &n->lock);
-        n->sleeping--;
-    }
     Service *s = n->stopping ? NULL : n->first;
     if (s != NULL) {
         n->first = s->next;
@@ -367,6 +420,50 @@ static Service *take(Node *n, int wait) {
     }
     pthread_mutex_unlock(&n->lock);
     return s;
+}
+
+/* The next service for this thread's dispatcher; with `wait`, sleeps until
+ * there is one (NULL once the node stops). */
+static Service *take(Node *n, int wait) {
+    Slot *me = own_slot(n);
+    Service *s = take_next(n, me);
+    if (s != NULL)
+        return s;
+    for (;;) {
+        s = pop(n);
+        if (s != NULL || !wait || __atomic_load_n(&n->stopping, __ATOMIC_RELAXED))
+            return s;
+        if ((s = steal(n, me)) != NULL)
+            return s;
+        int i = 0;
+        for (; i < SPINS + YIELDS; i++) {
+            if (__atomic_load_n(&n->first, __ATOMIC_RELAXED) != NULL ||
+                __atomic_load_n(&n->stopping, __ATOMIC_RELAXED))
+                break;
+            if (i < SPINS)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+        if (i < SPINS + YIELDS)
+            continue;
+        /* Asleep until mail is queued, or a while: mail another dispatcher's
+         * long turn holds in its `next` is stolen at the next look. */
+        pthread_mutex_lock(&n->lock);
+        if (n->first == NULL && !n->stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            n->sleeping++;
+            pthread_cond_timedwait(&n->work, &n->lock, &until);
+            n->sleeping--;
+        }
+        pthread_mutex_unlock(&n->lock);
+    }
 }
 
 /* ---- the request book ---- */
@@ -803,7 +900,7 @@ static void turn(Node *n, Slot *slot, Service *s) {
     }
     spin_unlock(&s->lock);
     if (again) {
-        schedule(n, s); /* keeps the run queue's reference */
+        enqueue(n, s); /* behind the others; keeps the run queue's reference */
         return;
     }
     if (dead)
@@ -1082,6 +1179,8 @@ EXPORT int skylet_native_pending(Node *n) {
     pthread_mutex_lock(&n->lock);
     int queued = n->first != NULL;
     pthread_mutex_unlock(&n->lock);
+    for (int i = 0; i < n->slots && !queued; i++)
+        queued = __atomic_load_n(&n->slot[i].next, __ATOMIC_ACQUIRE) != NULL;
     return queued;
 }
 
