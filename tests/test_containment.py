@@ -28,12 +28,21 @@ pytestmark = pytest.mark.parametrize("threads", [1, 2], ids=["thread1", "thread2
 
 
 @pytest.fixture
-async def hostile(threads: int, log: Lines, printed: Lines) -> AsyncIterator[skylet.Node]:
+def sandbox() -> str:
+    """Config ``sandbox``: tests that check the seal itself run under both."""
+    return "auto"
+
+
+@pytest.fixture
+async def hostile(
+    threads: int, sandbox: str, log: Lines, printed: Lines
+) -> AsyncIterator[skylet.Node]:
     config = {
         "luaservice": f"{HOSTILE}/?.lua;{SERVICES / 'core'}/?.lua",
         "lua_path": f"{HOSTILE}/?.lua",
         "thread": threads,
         "runaway_timeout": 0.3,
+        "sandbox": sandbox,
     }
     async with skylet.open_node(config, log=log.append, stdout=printed.append) as node:
         yield node
@@ -49,11 +58,16 @@ def run_process(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_crash_attacks_are_refused_and_the_process_survives(threads: int, tmp_path: Path) -> None:
-    """Forged bytecode through every route to a loader, and foreign metatables on userdata."""
+@pytest.mark.parametrize("sandbox", ["c", "lua"])
+def test_crash_attacks_are_refused_and_the_process_survives(
+    threads: int, sandbox: str, tmp_path: Path
+) -> None:
+    """Forged bytecode through every route to a loader, and foreign metatables on userdata.
+
+    Under the C sandbox (``_lsandbox.c``) and its Lua fallback alike."""
     config = tmp_path / "attacks.lua"
     config.write_text(
-        f'start = "attacks"\nthread = {threads}\n'
+        f'start = "attacks"\nthread = {threads}\nsandbox = "{sandbox}"\n'
         f'luaservice = "{HOSTILE}/?.lua"\nlua_path = "{HOSTILE}/?.lua"\n'
     )
     result = run_process(config)
@@ -97,6 +111,7 @@ def test_a_full_vm_that_the_node_writes_into_does_not_take_the_process_down(
     assert "NODE ALIVE\tyes" in result.stdout
 
 
+@pytest.mark.parametrize("sandbox", ["c", "lua"])
 async def test_nothing_reachable_gives_a_loader_a_host_metatable_or_a_python_object(
     hostile: skylet.Node,
 ) -> None:

@@ -51,6 +51,9 @@ class VMHost(Protocol):
     def sproto_path(self) -> bytes | None: ...
 
     @property
+    def sandbox_path(self) -> bytes | None: ...
+
+    @property
     def scheduler(self) -> Running: ...
 
     @property
@@ -122,6 +125,7 @@ def boot_service(
                 node.codec_path,
                 node.watchdog_path,
                 node.sproto_path,
+                node.sandbox_path,
             )
     except lupa.LuaError as exc:
         text = str(exc)

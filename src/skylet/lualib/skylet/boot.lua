@@ -2,7 +2,8 @@
 -- the service's two core entry points; it seals the VM (no binary chunks,
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
-local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path = ...
+local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path,
+  sandbox_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -92,6 +93,9 @@ if watchdog_path then
   local ok, module = pcall(package.loadlib(watchdog_path, "luaopen_skylet_watchdog"))
   watchdog = ok and module or nil
 end
+-- and the sandbox's debug wrappers (skylet/_lua/_lsandbox.c, in the
+-- watchdog's library; without it, skylet/sandbox.lua below)
+local c_sandbox = sandbox_path and package.loadlib(sandbox_path, "luaopen_skylet_sandbox")
 package.loadlib = nil
 package.cpath = ""
 
@@ -205,9 +209,12 @@ watchdog = nil
 -- The last step before service code runs: debug.* cannot look into the
 -- functions above (their upvalues and locals hold the binary loader and the
 -- raw hook), nor into this chunk, nor hand out a userdata's metatable.
-require "skylet.sandbox"(sealed, raw_load, debug.getinfo(1, "f").func)
-package.loaded["skylet.sandbox"] = nil
-sealed = nil
+if not (c_sandbox and c_sandbox(debug, sealed, raw_load, debug.getinfo(1, "f").func,
+    io.stdout, send)) then
+  require "skylet.sandbox"(sealed, raw_load, debug.getinfo(1, "f").func)
+  package.loaded["skylet.sandbox"] = nil
+end
+sealed, c_sandbox = nil, nil
 
 SERVICE_NAME = service_name
 
