@@ -72,21 +72,27 @@ debug.getregistry = nil
 -- the sproto core (skylet/_lua/_lsproto.c; without it sproto.core uses
 -- skylet.sprotocore) and the watchdog (skylet/_lua/_lwatchdog.c; without it,
 -- the Lua hook below).
+--
+-- The codec opens now (skynet.lua packs with it). The rest open on first
+-- require, through package.preload: the same library's skynet.pack codec for
+-- the cluster (skylet.serialize picks it) and netpack's cutter (skynet.netpack
+-- picks it), and the sproto core; most services use none of them, and each
+-- would cost every VM a table of functions.
+local c_openers = {}
+local function open_c_module(name)
+  return c_openers[name]()
+end
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
-  -- The same library holds the cluster's skynet.pack codec (skylet.serialize
-  -- picks it). Opened here, as every C function a service reaches must be a
-  -- loaded module's: a few µs and two closures per VM.
-  local ok_seri, seri = pcall(package.loadlib(codec_path, "luaopen_skylet_cseri"))
-  package.loaded["skylet.cseri"] = ok_seri and seri or nil
-  -- and netpack's cutter (skynet.netpack picks it)
-  local ok_cut, cutter = pcall(package.loadlib(codec_path, "luaopen_skylet_cnetpack"))
-  package.loaded["skylet.cnetpack"] = ok_cut and cutter or nil
+  c_openers["skylet.cseri"] = package.loadlib(codec_path, "luaopen_skylet_cseri")
+  c_openers["skylet.cnetpack"] = package.loadlib(codec_path, "luaopen_skylet_cnetpack")
 end
 if sproto_path then
-  local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))
-  package.loaded["skylet.csproto"] = ok and core or nil
+  c_openers["skylet.csproto"] = package.loadlib(sproto_path, "luaopen_skylet_csproto")
+end
+for name in pairs(c_openers) do
+  package.preload[name] = open_c_module
 end
 local watchdog
 if watchdog_path then
@@ -133,7 +139,11 @@ package.loaded["skylet.core"] = {
   exit_failed = exit_failed,
 }
 -- The loader functions above are sealed at the end of this chunk.
-local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed }
+local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed,
+  open_c_module }
+for _, opener in pairs(c_openers) do
+  sealed[#sealed + 1] = opener
+end
 
 -- skynet's require (skynet.require): a module first required from a
 -- service coroutine runs its skynet.init functions once loaded, and other
