@@ -7,7 +7,7 @@ The VM knows nothing of the node: :func:`boot_service` gets the node as a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NoReturn, Protocol
 
@@ -54,6 +54,12 @@ class VMHost(Protocol):
     def sandbox_path(self) -> bytes | None: ...
 
     @property
+    def lua_path(self) -> str: ...
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
+
+    @property
     def scheduler(self) -> Running: ...
 
     @property
@@ -76,6 +82,10 @@ def new_runtime(max_memory: int) -> Any:
         attribute_filter=_deny_attributes,
         max_memory=max_memory if max_memory > 0 else None,
     )
+
+
+def _encoded(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
 
 
 def _offering(watch: Watch | None) -> AbstractContextManager[None]:
@@ -126,6 +136,8 @@ def boot_service(
                 node.watchdog_path,
                 node.sproto_path,
                 node.sandbox_path,
+                node.lua_path.encode(),
+                _encoded(node.env.get("preload")),
             )
     except lupa.LuaError as exc:
         text = str(exc)

@@ -3,7 +3,7 @@
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
 local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path,
-  sandbox_path = ...
+  sandbox_path, lua_path, preload = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -122,7 +122,7 @@ local function lua_searcher(name)
   return f, path
 end
 package.searchers = { package.searchers[1], lua_searcher }
-package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
+package.path = lua_path -- the node's lua_path, searched by lua_searcher
 
 local plain_require = require
 -- A start that failed out of memory may have no room left for a vararg
@@ -251,7 +251,6 @@ for word in args_line:gmatch("%S+") do
   args[n] = word
 end
 -- Config `preload`: a script run before every service, with its arguments.
-local preload = command("GETENV", "preload")
 if preload then
   assert(loadfile(preload))(service_name, table.unpack(args, 1, n))
 end
