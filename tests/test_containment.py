@@ -21,8 +21,19 @@ import trio
 import skylet
 from conftest import SERVICES, Lines
 from skylet import CallError, ServiceNotFound, SkyletError
+from skylet._lua._sandbox import sandbox_library
 
 HOSTILE = SERVICES / "containment"
+#: The seal under test: the C sandbox (where it is built) and the Lua one.
+SANDBOXES = [
+    pytest.param(
+        "c",
+        marks=pytest.mark.skipif(
+            sandbox_library()[0] is None, reason=f"C sandbox unavailable: {sandbox_library()[1]}"
+        ),
+    ),
+    "lua",
+]
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
@@ -32,8 +43,14 @@ pytestmark = [
 
 
 @pytest.fixture
+def sandbox() -> str:
+    """Config ``sandbox``: tests that check the seal itself run under both."""
+    return "auto"
+
+
+@pytest.fixture
 async def hostile(
-    threads: int, scheduler: str, log: Lines, printed: Lines
+    threads: int, scheduler: str, sandbox: str, log: Lines, printed: Lines
 ) -> AsyncIterator[skylet.Node]:
     config = {
         "scheduler": scheduler,
@@ -41,6 +58,7 @@ async def hostile(
         "lua_path": f"{HOSTILE}/?.lua",
         "thread": threads,
         "runaway_timeout": 0.3,
+        "sandbox": sandbox,
     }
     async with skylet.open_node(config, log=log.append, stdout=printed.append) as node:
         yield node
@@ -56,13 +74,17 @@ def run_process(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("sandbox", SANDBOXES)
 def test_crash_attacks_are_refused_and_the_process_survives(
-    threads: int, scheduler: str, tmp_path: Path
+    threads: int, scheduler: str, sandbox: str, tmp_path: Path
 ) -> None:
-    """Forged bytecode through every route to a loader, and foreign metatables on userdata."""
+    """Forged bytecode through every route to a loader, and foreign metatables on userdata.
+
+    Under the C sandbox (``_lsandbox.c``) and its Lua fallback alike."""
     config = tmp_path / "attacks.lua"
     config.write_text(
         f'start = "attacks"\nthread = {threads}\nscheduler = "{scheduler}"\n'
+        f'sandbox = "{sandbox}"\n'
         f'luaservice = "{HOSTILE}/?.lua"\nlua_path = "{HOSTILE}/?.lua"\n'
     )
     result = run_process(config)
@@ -108,6 +130,7 @@ def test_a_full_vm_that_the_node_writes_into_does_not_take_the_process_down(
     assert "NODE ALIVE\tyes" in result.stdout
 
 
+@pytest.mark.parametrize("sandbox", SANDBOXES)
 async def test_nothing_reachable_gives_a_loader_a_host_metatable_or_a_python_object(
     hostile: skylet.Node, scheduler: str
 ) -> None:

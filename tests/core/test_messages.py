@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import skylet
+from conftest import Lines
 
 
 async def test_per_sender_fifo_order(node: skylet.Node) -> None:
@@ -73,3 +74,37 @@ async def test_text_protocol_carries_raw_strings(node: skylet.Node) -> None:
       return skynet.call({b}, 'text', 'hi', 'there')
     """
     assert await node.call(a, "lua", "eval", code) == "hi there!"
+
+
+async def test_messages_nobody_dispatches_and_the_handlers_for_them(
+    node: skylet.Node, log: Lines
+) -> None:
+    # skynet.lua leaves these to skylet.skynet_extra, loaded with the first one.
+    a = await node.newservice("probe")
+    b = await node.newservice("probe")
+    call_text = f"local skynet = require 'skynet' return pcall(skynet.call, {b}, 'text', 'hi')"
+    ok, err = await node.call(a, "lua", "eval", call_text)
+    assert ok is False and "has no dispatch for protocol 0" in err
+    assert log.matching("Unknown request (0): 2 bytes from")
+    # A response nobody waits for is logged, and b goes on.
+    stray = f"require 'skylet.core'.send({b}, 1, 4242, 'late')"
+    await node.call(a, "lua", "eval", stray)
+    assert await node.call(b, "lua", "echo", 1) == 1
+    assert log.matching("Response for unknown session 4242 from")
+    # The service's own handlers replace the defaults, which they are handed.
+    install = """
+      local skynet = require 'skynet'
+      local old_request = skynet.dispatch_unknown_request(function(session, source, msg, p)
+        error('custom: ' .. p .. ' ' .. msg, 0)
+      end)
+      local old_response = skynet.dispatch_unknown_response(function(session)
+        skynet.error('custom response', session)
+      end)
+      return type(old_request), type(old_response)
+    """
+    assert await node.call(b, "lua", "eval", install) == ("function", "function")
+    ok, err = await node.call(a, "lua", "eval", call_text)
+    assert ok is False and "custom: 0 hi" in err
+    await node.call(a, "lua", "eval", stray)
+    assert await node.call(b, "lua", "echo", 2) == 2
+    assert log.matching("custom response 4242")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 import skylet
+from conftest import NodeFactory
+from skylet._lua._sandbox import load_library, sandbox_library
 
 
 @pytest.mark.parametrize(
@@ -61,3 +63,26 @@ async def test_services_do_not_share_globals(node: skylet.Node) -> None:
     await node.call(a, "lua", "eval", "shared_value = 42")
     assert await node.call(b, "lua", "eval", "return shared_value") is None
     assert await node.call(a, "lua", "eval", "return shared_value") == 42
+
+
+@pytest.mark.parametrize(("setting", "what"), [("auto", "C"), ("c", "C"), ("lua", "Lua")])
+async def test_the_sandbox_is_c_unless_the_config_asks_for_lua(
+    node_with: NodeFactory, setting: str, what: str
+) -> None:
+    # The C sandbox's debug wrappers are light C functions; the fallback's are Lua closures.
+    if what == "C" and sandbox_library()[0] is None:
+        pytest.skip(f"C sandbox unavailable: {sandbox_library()[1]}")
+    async with node_with(sandbox=setting) as node:
+        probe = await node.newservice("probe")
+        code = "return debug.getinfo(debug.getupvalue, 'S').what"
+        assert await node.call(probe, "lua", "eval", code) == what
+
+
+async def test_a_bad_sandbox_setting_is_a_one_line_error() -> None:
+    with pytest.raises(skylet.SkyletError, match="sandbox must be one of auto, c, lua, not 'C'"):
+        skylet.Node({"sandbox": "C"})
+
+
+def test_without_the_library_there_is_a_reason() -> None:
+    path, why = load_library(None)
+    assert path is None and "not built at install" in why

@@ -17,6 +17,7 @@ from lupa.lua54 import LuaError, LuaMemoryError
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
 from .._lua._native import EV_CLOSE, EV_DOOMED, EV_LOG, EV_MEMORY, EV_OVERLOAD
+from .._lua._sandbox import choose_sandbox
 from .._lua._sproto_accel import choose_sproto
 from .._lua._vm import boot_service
 from .._lua._watchdog import choose_watchdog
@@ -102,6 +103,10 @@ class Node:
         #: The C sproto core each VM loads at boot (config ``sproto_core``), or None.
         self.sproto_path = choose_sproto(
             self.config.get("sproto_core"), lambda m: self.logger.log(0, m)
+        )
+        #: The C sandbox each VM installs at boot (config ``sandbox``), or None.
+        self.sandbox_path = choose_sandbox(
+            self.config.get("sandbox"), lambda m: self.logger.log(0, m)
         )
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))

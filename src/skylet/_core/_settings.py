@@ -5,8 +5,8 @@ the keys below steer the node, so a wrong one must stop it before it starts,
 with one line naming the key and the value (:class:`ConfigError`, exit
 status 2 from the CLI). As in skynet, a number may be written as a string
 (``thread = "2"``). Keys that other modules check where they are used
-(``msgpack``, ``sproto_core``, ``runaway_check``, ``codecache``, ``codecache_reload``, the
-socket buffer limits) are not repeated here.
+(``msgpack``, ``sproto_core``, ``runaway_check``, ``sandbox``, ``codecache``,
+``codecache_reload``, the socket buffer limits) are not repeated here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The VM knows nothing of the node: :func:`boot_service` gets the node as a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NoReturn, Protocol
 
@@ -52,6 +52,15 @@ class VMHost(Protocol):
     def sproto_path(self) -> bytes | None: ...
 
     @property
+    def sandbox_path(self) -> bytes | None: ...
+
+    @property
+    def lua_path(self) -> str: ...
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
+
+    @property
     def native_path(self) -> bytes | None: ...
 
     @property
@@ -77,6 +86,10 @@ def new_runtime(max_memory: int) -> Any:
         attribute_filter=_deny_attributes,
         max_memory=max_memory if max_memory > 0 else None,
     )
+
+
+def _encoded(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
 
 
 def _offering(watch: Watch | None) -> AbstractContextManager[None]:
@@ -130,6 +143,9 @@ def boot_service(
                 node.codec_path,
                 node.watchdog_path,
                 node.sproto_path,
+                node.sandbox_path,
+                node.lua_path.encode(),
+                _encoded(node.env.get("preload")),
                 node.native_path if service.native else None,
             )
     except lupa.LuaError as exc:

@@ -239,26 +239,17 @@ function skynet.dispatch(typename, func)
   return p.dispatch
 end
 
-local function unknown_request(session, source, msg, prototype)
-  log(format("Unknown request (%s): %d bytes from %s", tostring(prototype), msg and #msg or 0,
-    skynet.address(source)))
-  error(format("%s has no dispatch for protocol %s", skynet.address(self_handle), tostring(prototype)), 0)
-end
-
-function skynet.dispatch_unknown_request(f)
-  local old = unknown_request
-  unknown_request = f
-  return old
-end
-
-local function unknown_response(session, source, msg)
-  log(format("Response for unknown session %d from %s", session, skynet.address(source)))
-end
-
-function skynet.dispatch_unknown_response(f)
-  local old = unknown_response
-  unknown_response = f
-  return old
+-- What handles a message nobody dispatches (a request of a protocol without
+-- dispatch, a response nobody waits for): skylet.skynet_extra's defaults, or
+-- what skynet.dispatch_unknown_request/response set there. Rare, so loaded
+-- with skynet_extra when the first such message arrives.
+local function unknown(which)
+  local f = inner[which]
+  if f == nil then
+    local _ = skynet.dispatch_unknown_request -- loads skylet.skynet_extra
+    f = inner[which]
+  end
+  return f
 end
 
 ----- dispatch -----
@@ -270,7 +261,7 @@ local function raw_dispatch_message(ptype, session, source, msg)
       session_id_coroutine[session] = nil
     elseif co == nil then
       if ptype == PTYPE_RESPONSE then
-        unknown_response(session, source, msg)
+        unknown("unknown_response")(session, source, msg)
       end
     else
       session_id_coroutine[session] = nil
@@ -289,10 +280,10 @@ local function raw_dispatch_message(ptype, session, source, msg)
   end
   if f == nil then
     if session ~= 0 then
-      local ok, err = pcall(unknown_request, session, source, msg, ptype)
+      local ok, err = pcall(unknown("unknown_request"), session, source, msg, ptype)
       core_send(source, PTYPE_ERROR, session, ok and "" or tostring(err))
     else
-      pcall(unknown_request, session, source, msg, ptype)
+      pcall(unknown("unknown_request"), session, source, msg, ptype)
     end
     return
   end

@@ -104,6 +104,29 @@ for level = 1, 30 do
 end
 report("getlocal-of-boot-frames", locals_refused > 0, locals_refused .. " frames refused")
 
+-- 4b. The same with levels written as strings (Lua's own getlocal reads "3" as 3).
+local first_refused, string_refused = nil, 0
+for level = 1, 30 do
+  for n = 1, 30 do
+    local ok, name, value = pcall(debug.getlocal, tostring(level), n)
+    if not ok then
+      if tostring(name):find("not allowed", 1, true) then
+        string_refused = string_refused + 1
+        first_refused = first_refused or level
+      end
+      break
+    end
+    if name == nil then break end
+    if loads_binary(value) then
+      report("boot-local-by-string-level-" .. tostring(name), false)
+    end
+  end
+end
+report("getlocal-of-boot-frames-by-string-level", string_refused > 0,
+  string_refused .. " frames refused")
+local set_ok = first_refused == nil or pcall(debug.setlocal, tostring(first_refused), 1, nil)
+report("setlocal-of-boot-frame-by-string-level", not set_ok)
+
 -- 5. Functions on the stack.
 local stack_loaders = 0
 for level = 1, 30 do

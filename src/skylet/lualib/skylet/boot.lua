@@ -3,7 +3,7 @@
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
 local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path,
-  native_path = ...
+  sandbox_path, lua_path, preload, native_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -77,21 +77,27 @@ debug.getregistry = nil
 -- the sproto core (skylet/_lua/_lsproto.c; without it sproto.core uses
 -- skylet.sprotocore) and the watchdog (skylet/_lua/_lwatchdog.c; without it,
 -- the Lua hook below).
+--
+-- The codec opens now (skynet.lua packs with it). The rest open on first
+-- require, through package.preload: the same library's skynet.pack codec for
+-- the cluster (skylet.serialize picks it) and netpack's cutter (skynet.netpack
+-- picks it), and the sproto core; most services use none of them, and each
+-- would cost every VM a table of functions.
+local c_openers = {}
+local function open_c_module(name)
+  return c_openers[name]()
+end
 if codec_path then
   local ok, codec = pcall(package.loadlib(codec_path, "luaopen_skylet_cmsgpack"))
   package.loaded["skylet.cmsgpack"] = ok and codec or nil
-  -- The same library holds the cluster's skynet.pack codec (skylet.serialize
-  -- picks it). Opened here, as every C function a service reaches must be a
-  -- loaded module's: a few µs and two closures per VM.
-  local ok_seri, seri = pcall(package.loadlib(codec_path, "luaopen_skylet_cseri"))
-  package.loaded["skylet.cseri"] = ok_seri and seri or nil
-  -- and netpack's cutter (skynet.netpack picks it)
-  local ok_cut, cutter = pcall(package.loadlib(codec_path, "luaopen_skylet_cnetpack"))
-  package.loaded["skylet.cnetpack"] = ok_cut and cutter or nil
+  c_openers["skylet.cseri"] = package.loadlib(codec_path, "luaopen_skylet_cseri")
+  c_openers["skylet.cnetpack"] = package.loadlib(codec_path, "luaopen_skylet_cnetpack")
 end
 if sproto_path then
-  local ok, core = pcall(package.loadlib(sproto_path, "luaopen_skylet_csproto"))
-  package.loaded["skylet.csproto"] = ok and core or nil
+  c_openers["skylet.csproto"] = package.loadlib(sproto_path, "luaopen_skylet_csproto")
+end
+for name in pairs(c_openers) do
+  package.preload[name] = open_c_module
 end
 local watchdog
 if watchdog_path then
@@ -108,6 +114,9 @@ if native_path then
   end
   send, native_callback = native.send, native.callback
 end
+-- and the sandbox's debug wrappers (skylet/_lua/_lsandbox.c, in the
+-- watchdog's library; without it, skylet/sandbox.lua below)
+local c_sandbox = sandbox_path and package.loadlib(sandbox_path, "luaopen_skylet_sandbox")
 package.loadlib = nil
 package.cpath = ""
 
@@ -128,7 +137,7 @@ local function lua_searcher(name)
   return f, path
 end
 package.searchers = { package.searchers[1], lua_searcher }
-package.path = command("LUAPATH") -- the node's lua_path, searched by lua_searcher
+package.path = lua_path -- the node's lua_path, searched by lua_searcher
 
 local plain_require = require
 -- A start that failed out of memory may have no room left for a vararg
@@ -145,7 +154,11 @@ package.loaded["skylet.core"] = {
   exit_failed = exit_failed,
 }
 -- The loader functions above are sealed at the end of this chunk.
-local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed }
+local sealed = { load, loadfile, dofile, print, lua_searcher, os.exit, checked, command, exit_failed,
+  open_c_module }
+for _, opener in pairs(c_openers) do
+  sealed[#sealed + 1] = opener
+end
 
 -- skynet's require (skynet.require): a module first required from a
 -- service coroutine runs its skynet.init functions once loaded, and other
@@ -221,9 +234,12 @@ watchdog = nil
 -- The last step before service code runs: debug.* cannot look into the
 -- functions above (their upvalues and locals hold the binary loader and the
 -- raw hook), nor into this chunk, nor hand out a userdata's metatable.
-require "skylet.sandbox"(sealed, raw_load, debug.getinfo(1, "f").func)
-package.loaded["skylet.sandbox"] = nil
-sealed = nil
+if not (c_sandbox and c_sandbox(debug, sealed, raw_load, debug.getinfo(1, "f").func,
+    io.stdout, send)) then
+  require "skylet.sandbox"(sealed, raw_load, debug.getinfo(1, "f").func)
+  package.loaded["skylet.sandbox"] = nil
+end
+sealed, c_sandbox = nil, nil
 
 SERVICE_NAME = service_name
 
@@ -250,7 +266,6 @@ for word in args_line:gmatch("%S+") do
   args[n] = word
 end
 -- Config `preload`: a script run before every service, with its arguments.
-local preload = command("GETENV", "preload")
 if preload then
   assert(loadfile(preload))(service_name, table.unpack(args, 1, n))
 end

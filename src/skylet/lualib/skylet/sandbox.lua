@@ -28,7 +28,9 @@ return function(sealed, raw_load, boot)
   local running = coroutine.running
 
   local PROTECTED = "protected"
-  local opaque = {}
+  -- Weak keys: a sealed function nothing else holds (the boot chunk, once
+  -- it has returned) is out of everyone's reach already, and its code can go.
+  local opaque = setmetatable({}, { __mode = "k" })
   for i = 1, #sealed do
     opaque[sealed[i]] = true
   end
@@ -92,6 +94,14 @@ return function(sealed, raw_load, boot)
     return info ~= nil and opaque[info.func] == true
   end
 
+  -- A level as Lua's own functions read it: a string may be one ("3").
+  local function as_level(a)
+    if type(a) == "string" then
+      return tonumber(a) or a
+    end
+    return a
+  end
+
   -- getlocal/setlocal: ([thread,] level, n [, value]); getlocal(f, n) on a
   -- function value only names parameters, reading no live value.
   local function wrap_getlocal(a, b, c)
@@ -99,6 +109,7 @@ return function(sealed, raw_load, boot)
       a, b, c = b, c, nil
     end
     if type(a) == "thread" then
+      b = as_level(b)
       if type(b) == "number" then
         if frame_is_opaque(a, b) then
           refuse "debug.getlocal"
@@ -107,6 +118,7 @@ return function(sealed, raw_load, boot)
       local name, value = getlocal(a, b, c)
       return name, value
     end
+    a = as_level(a)
     if type(a) == "number" then
       -- frame_is_opaque adds a frame of its own: the service's level a is a + 2 there
       if frame_is_opaque(nil, a + 2) then
@@ -124,6 +136,7 @@ return function(sealed, raw_load, boot)
       a, b, c, d = b, c, d, nil
     end
     if type(a) == "thread" then
+      b = as_level(b)
       if type(b) == "number" then
         if frame_is_opaque(a, b) then
           refuse "debug.setlocal"
@@ -132,6 +145,7 @@ return function(sealed, raw_load, boot)
       local name = setlocal(a, b, c, d)
       return name
     end
+    a = as_level(a)
     if type(a) == "number" and frame_is_opaque(nil, a + 2) then
       refuse "debug.setlocal"
     end
@@ -165,7 +179,7 @@ return function(sealed, raw_load, boot)
     check_function(f2, "debug.upvaluejoin")
     upvaluejoin(f1, n1, f2, n2)
   end
-  for _, f in ipairs { refuse, check_function, other_thread, frame_is_opaque, wrap_getinfo,
+  for _, f in ipairs { refuse, check_function, other_thread, as_level, frame_is_opaque, wrap_getinfo,
     wrap_getlocal, wrap_setlocal, wrap_getupvalue, wrap_setupvalue, wrap_upvalueid,
     wrap_upvaluejoin } do
     opaque[f] = true

@@ -27,6 +27,39 @@ return function(skynet, inner)
   local type, tostring, error = type, tostring, error
   local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 
+  ----- messages nobody dispatches -----
+
+  local format = string.format
+
+  local function log(msg)
+    command("LOG", msg)
+  end
+
+  -- skynet.lua calls inner.unknown_request/unknown_response (loading this
+  -- file first); a retried load keeps what the service set.
+  inner.unknown_request = inner.unknown_request or function(session, source, msg, prototype)
+    log(format("Unknown request (%s): %d bytes from %s", tostring(prototype), msg and #msg or 0,
+      skynet.address(source)))
+    error(format("%s has no dispatch for protocol %s", skynet.address(skynet.self()),
+      tostring(prototype)), 0)
+  end
+
+  function skynet.dispatch_unknown_request(f)
+    local old = inner.unknown_request
+    inner.unknown_request = f
+    return old
+  end
+
+  inner.unknown_response = inner.unknown_response or function(session, source, msg)
+    log(format("Response for unknown session %d from %s", session, skynet.address(source)))
+  end
+
+  function skynet.dispatch_unknown_response(f)
+    local old = inner.unknown_response
+    inner.unknown_response = f
+    return old
+  end
+
   ----- sending without packing -----
 
   function skynet.rawsend(addr, typename, msg, sz)

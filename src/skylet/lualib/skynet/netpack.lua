@@ -92,8 +92,8 @@ end
 
 -- The same, with the codec library's C cutter (skylet/_lua/_lnetpack.c)
 -- doing the cutting; lua_cut is the fallback where it is not built.
-local cnetpack = package.loaded["skylet.cnetpack"]
-local c_cut = cnetpack and cnetpack.cut
+local cnetpack = package.preload["skylet.cnetpack"] and require "skylet.cnetpack"
+local c_cut = type(cnetpack) == "table" and cnetpack.cut
 
 local function cut(q, fd, buf)
   if not c_cut then

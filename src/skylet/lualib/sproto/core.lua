@@ -1,12 +1,15 @@
 -- sproto.core: skynet's module of sproto's core functions. The C core
--- (skylet/_lua/_lsproto.c, opened at boot as skylet.csproto; config `sproto_core`)
+-- (skylet/_lua/_lsproto.c, skylet.csproto, opened on first require; config `sproto_core`)
 -- when the node has it, else the pure-Lua skylet.sprotocore: the same bytes
 -- and the same errors either way.
 --
 -- saveproto/loadproto share a schema between the services of the node by
 -- slot (0..15): the node keeps the bundle's bytes (core command SPROTO) and
 -- each service builds its own schema object from them, once per bundle.
-local impl = package.loaded["skylet.csproto"] or require "skylet.sprotocore"
+local impl = package.preload["skylet.csproto"] and require "skylet.csproto"
+if type(impl) ~= "table" then
+  impl = require "skylet.sprotocore"
+end
 
 local core = {}
 for name, fn in pairs(impl) do
