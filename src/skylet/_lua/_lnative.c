@@ -350,8 +350,9 @@ static Slot *own_slot(Node *n) {
 /* A service got mail and was idle. Mail sent from a turn makes its target
  * this dispatcher's next service (the one there before goes to the run
  * queue): a call and its answer then stay on one thread, in its cache, and
- * no other dispatcher has to be woken for them. Measured: pingpong at
- * thread = 2 went from 1.25x to ...x skynet's with it. */
+ * no other dispatcher has to be woken for them. Measured on pingpong at
+ * thread = 2: a lone pair stopped bouncing between the two dispatchers,
+ * and context switches fell from 24,287 to 2,159 (docs/architecture.md). */
 static void schedule(Node *n, Service *s) {
     Slot *me = own_slot(n);
     if (me != NULL) {
