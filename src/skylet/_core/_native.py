@@ -115,6 +115,8 @@ class NativeScheduler:
         self._token: trio.lowlevel.TrioToken | None = None
         self._trio_thread = 0
         self._workers: list[threading.Thread] = []
+        #: Lua services adopted and not released yet (they are booting).
+        self._booting: set[int] = set()
 
     @property
     def runq(self) -> Any:
@@ -125,13 +127,16 @@ class NativeScheduler:
     def adopt(self, service: Service) -> None:
         """Give a Lua service its C mailbox (queued until :meth:`release`)."""
         service.native = self.core.new_service(service.handle)
+        self._booting.add(service.handle)
 
     def release(self, service: Service) -> None:
         """A service has booted: queue it if mail came meanwhile."""
         if service.native:
+            self._booting.discard(service.handle)
             self.lib.skylet_native_release(service.native)
         else:
             self.python.release(service)
+            self._wake_soon()
 
     def deliver(self, service: Service, message: Message) -> bool:
         """Queue a message the node itself produces; False if the service is gone."""
@@ -177,7 +182,11 @@ class NativeScheduler:
         return running, queued
 
     def forget(self, service: Service) -> None:
+        """Let go of a retired service's C mailbox."""
         if service.native:
+            if service.handle in self._booting:
+                # It never booted: let go of the run queue's hold too.
+                self.release(service)
             self.lib.skylet_native_forget(service.native)
             service.native = 0
 
