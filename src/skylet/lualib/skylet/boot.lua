@@ -11,6 +11,7 @@ local send, raw_command, handle, service_name, args_line, codec_path, watchdog_p
 -- idle. At the memory limit Lua still collects (an emergency collection)
 -- before it fails.
 collectgarbage("stop")
+collectgarbage("generational") -- as skynet's snlua: most garbage dies young
 
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
