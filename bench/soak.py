@@ -27,6 +27,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def parse(output: str) -> Result:
 
 
 def write_config(folder: Path, thread: int, args: argparse.Namespace) -> Path:
-    services = ";".join(f"{path}/?.lua" for path in [SOAK, *args.services])
+    services = ";".join(f"{path}/?.lua" for path in [*args.services, SOAK])
     lines = [
         f"thread = {thread}",
         'start = "soak_main"',
@@ -125,28 +126,35 @@ def write_config(folder: Path, thread: int, args: argparse.Namespace) -> Path:
 
 
 def run(config: Path, verbose: bool, timeout: float) -> Result:
-    """Run one node to its ``skynet.abort()``, echoing its lines if ``verbose``."""
+    """Run one node to its ``skynet.abort()``, echoing its lines if ``verbose``.
+
+    A node still running after ``timeout`` seconds is killed (the node stops
+    a stalled soak itself; this is for a node that stops answering at all).
+    """
     command = [sys.executable, "-m", "skylet", "run", str(config)]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as node:
         assert node.stdout is not None
+        killer = threading.Timer(timeout, node.kill)
+        killer.start()
         lines = []
         try:
             for line in node.stdout:
                 lines.append(line)
                 if verbose:
                     print("  " + line, end="", flush=True)
-            node.wait(timeout)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            raise
+            node.wait()
+        finally:
+            killed = not killer.is_alive()
+            killer.cancel()
     output = "".join(lines)
     try:
         return parse(output)
     except ValueError:
+        why = f"killed after {timeout:g} s" if killed else f"exit {node.returncode}"
         tail = "".join(lines[-20:])
-        raise SystemExit(f"{config.name}: no SOAK line (exit {node.returncode})\n{tail}") from None
+        raise SystemExit(f"{config.name}: no SOAK line ({why})\n{tail}") from None
 
 
 def table(results: list[Result]) -> str:
@@ -213,7 +221,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--senders", type=int, default=4, help="one-way senders (to 2 sinks)")
     parser.add_argument("--interval", type=int, default=100, help="centiseconds between samples")
     parser.add_argument("--stall", type=int, default=10, help="seconds without progress: stop")
-    parser.add_argument("--services", action="append", default=[], help="more service folders")
+    parser.add_argument(
+        "--services",
+        action="append",
+        default=[],
+        help="a service folder searched before bench/soak",
+    )
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE config string")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run at most")
     parser.add_argument("--verbose", action="store_true", help="echo the node's output")

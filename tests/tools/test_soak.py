@@ -89,3 +89,13 @@ def test_the_python_schedulers_carry_the_soak_too() -> None:
     assert result.ok, result.figures
     assert result["scheduler"] == "python"
     assert int(result["messages"]) == 20000
+
+
+def test_a_node_that_never_reports_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    (tmp_path / "soak_main.lua").write_text(
+        'local skynet = require "skynet"\nskynet.start(function() print("stuck") end)\n'
+    )
+    args = soak.arguments(["--threads", "1", "--timeout", "1", "--services", str(tmp_path)])
+    config = soak.write_config(tmp_path, 1, args)  # its soak_main wins
+    with pytest.raises(SystemExit, match=r"no SOAK line \(killed after 1 s\)\n.*stuck"):
+        soak.run(config, verbose=False, timeout=1)
