@@ -112,6 +112,7 @@ def write_config(folder: Path, thread: int, args: argparse.Namespace) -> Path:
         f"soak_messages = {args.messages}",
         f"soak_pairs = {args.pairs}",
         f"soak_senders = {args.senders}",
+        f"soak_payload = {args.payload}",
         f"soak_interval = {args.interval}",
         f"soak_stall = {args.stall}",
     ]
@@ -219,6 +220,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scheduler", choices=("auto", "native", "python"), help="config key")
     parser.add_argument("--pairs", type=int, default=8, help="caller/callee pairs")
     parser.add_argument("--senders", type=int, default=4, help="one-way senders (to 2 sinks)")
+    parser.add_argument(
+        "--payload", type=int, default=0, help="bytes added to every message (over 40: no inline)"
+    )
     parser.add_argument("--interval", type=int, default=100, help="centiseconds between samples")
     parser.add_argument("--stall", type=int, default=10, help="seconds without progress: stop")
     parser.add_argument(

@@ -26,6 +26,7 @@ local CALLEE = skynet.getenv("soak_callee") or "soak_callee" -- tests swap in a 
 local INTERVAL = num("soak_interval", 100) -- centiseconds between samples
 local STALL = num("soak_stall", 10) -- seconds without progress: stop
 local STAT_TIMEOUT = num("soak_stat_timeout", 500) -- centiseconds
+local PAYLOAD = num("soak_payload", 0) -- bytes more in each request, answer and one-way message
 
 local function rss_kb()
   local f = io.open("/proc/self/status")
@@ -104,7 +105,7 @@ skynet.start(function()
   local services = {}
   for i = 1, P do
     local callee = skynet.newservice(CALLEE)
-    local caller = skynet.newservice("soak_caller", callee, calls[i], skynet.self())
+    local caller = skynet.newservice("soak_caller", callee, calls[i], skynet.self(), PAYLOAD)
     services[#services + 1] = callee
     services[#services + 1] = caller
     workers[#workers + 1] = caller
@@ -116,7 +117,7 @@ skynet.start(function()
   end
   for i = 1, S do
     local sender = skynet.newservice("soak_sender", sinks[(i - 1) % K + 1], sends[i], BATCH,
-      skynet.self())
+      skynet.self(), PAYLOAD)
     services[#services + 1] = sender
     workers[#workers + 1] = sender
   end
@@ -189,10 +190,10 @@ skynet.start(function()
   local complete = nfinished == #workers and 1 or 0
   print(string.format(
     "SOAK thread=%s scheduler=%s messages=%d secs=%.3f msgs_per_s=%d lost=%d bad=%d complete=%d "
-      .. "pairs=%d senders=%d rss_kb_start=%d rss_kb_end=%d rss_kb_max=%d "
+      .. "pairs=%d senders=%d payload=%d rss_kb_start=%d rss_kb_end=%d rss_kb_max=%d "
       .. "lua_kb_start=%d lua_kb_end=%d",
     skynet.getenv("thread") or "1", skynet.getenv("scheduler") or "auto", final.messages, secs,
-    math.floor(final.messages / secs), lost, bad, complete, P, S, start.rss, final.rss, rss_max,
+    math.floor(final.messages / secs), lost, bad, complete, P, S, PAYLOAD, start.rss, final.rss, rss_max,
     math.floor(start.lua_kb), math.floor(final.lua_kb)))
   print("SOAK_RSS " .. table.concat(rss_series, ","))
   skynet.abort()

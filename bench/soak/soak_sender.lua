@@ -1,12 +1,14 @@
--- On "go", sends `count` one-way messages ("seq", k) to `sink`, k = 1..count,
+-- On "go", sends `count` one-way messages ("seq", k[, `payload` bytes]) to
+-- `sink`, k = 1..count,
 -- and after every `batch` of them calls the sink's "sync", which answers how
 -- is the last number it has received from this sender (so the sink's queue
 -- stays under `batch`, and the last answer shows a loss at the very end).
 -- Sends "done" to `main` with its messages (each send one, each sync two).
 local skynet = require "skynet"
 
-local sink, count, batch, main = ...
+local sink, count, batch, main, payload = ...
 sink, count, batch, main = tonumber(sink), tonumber(count), tonumber(batch), tonumber(main)
+local pad = tonumber(payload) > 0 and string.rep("p", tonumber(payload)) or nil
 
 local messages, missing, inflight = 0, 0, false
 
@@ -28,7 +30,7 @@ local function run()
   while sent < count do
     for _ = 1, math.min(batch, count - sent) do
       sent = sent + 1
-      skynet.send(sink, "lua", "seq", sent)
+      skynet.send(sink, "lua", "seq", sent, pad)
       messages = messages + 1
     end
     sync(sent)

@@ -56,6 +56,12 @@ def test_a_count_that_splits_unevenly_is_carried_exactly() -> None:
     assert int(result["messages"]) == 12346
 
 
+def test_payloads_too_long_to_travel_inside_the_message_arrive_whole() -> None:
+    (result,) = run("--messages", "10000", "--threads", "2", "--payload", "100")
+    assert result.ok, result.figures
+    assert result["payload"] == "100"
+
+
 def test_an_unanswered_request_is_reported_lost_not_waited_for() -> None:
     (result,) = run(
         *("--messages", "20000", "--threads", "2", "--stall", "1"),
