@@ -221,7 +221,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=8, help="caller/callee pairs")
     parser.add_argument("--senders", type=int, default=4, help="one-way senders (to 2 sinks)")
     parser.add_argument(
-        "--payload", type=int, default=0, help="bytes added to every message (over 40: no inline)"
+        "--payload", type=int, default=0, help="bytes added to each message (40+: none inline)"
     )
     parser.add_argument("--interval", type=int, default=100, help="centiseconds between samples")
     parser.add_argument("--stall", type=int, default=10, help="seconds without progress: stop")

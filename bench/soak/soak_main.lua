@@ -26,7 +26,10 @@ local CALLEE = skynet.getenv("soak_callee") or "soak_callee" -- tests swap in a 
 local INTERVAL = num("soak_interval", 100) -- centiseconds between samples
 local STALL = num("soak_stall", 10) -- seconds without progress: stop
 local STAT_TIMEOUT = num("soak_stat_timeout", 500) -- centiseconds
-local PAYLOAD = num("soak_payload", 0) -- bytes more in each request, answer and one-way message
+-- bytes more in each request, answer and one-way message; the native path
+-- carries a packed message of up to 40 bytes inside the message itself, so
+-- from 40 on every message takes its other (allocated) path
+local PAYLOAD = num("soak_payload", 0)
 
 local function rss_kb()
   local f = io.open("/proc/self/status")
