@@ -149,8 +149,8 @@ class NativeScheduler:
                 queued = self.core.post(
                     service.native, ptype, session, source, native.K_STRING, msg, len(msg), 0, 0.0
                 )
-                if self.wake is not None:
-                    self._wake_soon()
+                if self.wake is not None and self.threads == 1:
+                    self._wake_soon()  # trio's thread runs the C dispatcher
                 return bool(queued)
             if msg is None:
                 kind, integer, number = native.K_NIL, 0, 0.0
@@ -161,7 +161,7 @@ class NativeScheduler:
             queued = self.core.post(
                 service.native, ptype, session, source, kind, None, 0, integer, number
             )
-            if self.wake is not None:
+            if self.wake is not None and self.threads == 1:
                 self._wake_soon()
             return bool(queued)
         if threading.get_ident() != self._trio_thread and self._token is not None:

@@ -369,7 +369,7 @@ static void schedule(Node *n, Service *s) {
 #define STREAK 32
 /* A dispatcher with nothing to do takes another's `next` only if that one's
  * current turn has run this long (it will not get to it soon). */
-#define STEAL_AFTER_NS 200000
+#define STEAL_AFTER_NS 5000000
 
 static Service *take_next(Node *n, Slot *me) {
     if (me == NULL || __atomic_load_n(&me->next, __ATOMIC_RELAXED) == NULL)
