@@ -149,6 +149,30 @@ def _bad_send(dest: Any, ptype: Any, session: Any) -> tuple[bool, bytes]:
     return False, f"send: bad destination (a {kind})".encode()
 
 
+def _target_of(
+    node: Node, source: int, dest: Any, ptype: Any, session: Any, msg: Any, lock: Any
+) -> tuple[Service | None, Any]:
+    """The live service a send goes to, or (None, what the send answers):
+    a bad type or session, no such address (None), or a global name not
+    registered yet (True: held until it is)."""
+    if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
+        return None, _bad_send(dest, ptype, session)
+    try:
+        target = node.registry.services.get(dest)
+    except TypeError:  # an unhashable Lua value
+        return None, _bad_send(dest, ptype, session)
+    if target is None:
+        target = node.resolve(dest)
+    if target is not None:
+        return target, None
+    if session and ptype in ANSWERS:
+        with lock:
+            node.forget_request(dest, session)
+    elif node.globalnames.hold(source, dest, ptype, session, msg):
+        return None, True
+    return None, None
+
+
 def make_send(node: Node, service: Service) -> Callable[..., Any]:
     """``send(dest, ptype, session, msg)``: the hot path of every message.
 
@@ -209,7 +233,6 @@ def make_send(node: Node, service: Service) -> Callable[..., Any]:
 
 def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
     """The same for ``thread > 1``: while the node is parallel, under the lock."""
-    services = node.registry.services
     assert isinstance(node.book, PythonBook)
     pending = node.book.pending
     scheduler = node.scheduler
@@ -240,21 +263,9 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
             return payload_error(msg)
         if service.dead:  # a finalizer of its closing VM
             return False, b"send: this service is gone"
-        if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
-            return _bad_send(dest, ptype, session)
-        try:
-            target = services.get(dest)
-        except TypeError:
-            return _bad_send(dest, ptype, session)
+        target, answer = _target_of(node, source, dest, ptype, session, msg, lock)
         if target is None:
-            target = node.resolve(dest)
-            if target is None:
-                if session and ptype in ANSWERS:
-                    with lock:
-                        node.forget_request(dest, session)
-                elif node.globalnames.hold(source, dest, ptype, session, msg):
-                    return True  # to a global name not registered yet
-                return None
+            return answer
         if scheduler.parallel:
             with lock:
                 if target.dead:
@@ -270,7 +281,6 @@ def _make_threaded_send(node: Node, service: Service) -> Callable[..., Any]:
 def _make_native_send(node: Node, service: Service) -> Callable[..., Any]:
     """The native scheduler's: what the VM's C send does not take itself
     (names, Python services, dead services, number payloads, mistakes)."""
-    services = node.registry.services
     book = node.book
     deliver = node.scheduler.deliver
     lock = node.scheduler.lock
@@ -285,21 +295,9 @@ def _make_native_send(node: Node, service: Service) -> Callable[..., Any]:
             node.doomed(service)
         if service.dead:  # a finalizer of its closing VM, or doomed
             return False, b"send: this service is gone"
-        if ptype.__class__ is not int or session.__class__ is not int or not 0 <= ptype <= 255:
-            return _bad_send(dest, ptype, session)
-        try:
-            target = services.get(dest)
-        except TypeError:
-            return _bad_send(dest, ptype, session)
+        target, answer = _target_of(node, source, dest, ptype, session, msg, lock)
         if target is None:
-            target = node.resolve(dest)
-            if target is None:
-                if session and ptype in ANSWERS:
-                    with lock:
-                        node.forget_request(dest, session)
-                elif node.globalnames.hold(source, dest, ptype, session, msg):
-                    return True  # to a global name not registered yet
-                return None
+            return answer
         request = session and ptype not in ANSWERS
         with lock:
             if request:

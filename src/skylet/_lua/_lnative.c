@@ -296,6 +296,11 @@ struct Node {
     size_t queued;
     int sleeping, stopping;
     Service *free;
+    /* Service structs not in `free` (a VM, Python or a queue holds them),
+     * and whether Python let go of the node: the node is destroyed when
+     * both say so, so a VM that closes late never touches freed memory. */
+    size_t live;
+    int abandoned;
     Service **chunk[CHUNKS];
     Shard book[SHARDS];
     EventFn event;
@@ -575,6 +580,8 @@ static Service *service_of(lua_State *L) {
     return s;
 }
 
+static void node_destroy(Node *n);
+
 static void service_release(Service *s) {
     Node *n = s->node;
     spin_lock(&s->lock);
@@ -594,7 +601,10 @@ static void service_release(Service *s) {
     pthread_mutex_lock(&n->lock);
     s->next = n->free;
     n->free = s;
+    int destroy = --n->live == 0 && n->abandoned;
     pthread_mutex_unlock(&n->lock);
+    if (destroy)
+        node_destroy(n);
 }
 
 /* Python's send, for everything the native path does not take. */
@@ -928,9 +938,7 @@ EXPORT Node *skylet_native_new(int slots, EventFn event) {
 }
 
 /* After stop, once every VM closed and no dispatcher runs. */
-EXPORT void skylet_native_free(Node *n) {
-    if (n == NULL)
-        return;
+static void node_destroy(Node *n) {
     while (n->free != NULL) {
         Service *s = n->free;
         n->free = s->next;
@@ -955,6 +963,35 @@ EXPORT void skylet_native_free(Node *n) {
     free(n);
 }
 
+/* Python lets go of the node; no dispatcher runs any more. The services
+ * still queued let go of their queue's hold; the node goes with the last
+ * service a VM or Python still holds (at once if none). */
+EXPORT void skylet_native_free(Node *n) {
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->lock);
+    n->abandoned = 1;
+    n->live++; /* held by this call until the end */
+    Service *queued = n->first;
+    n->first = n->last = NULL;
+    pthread_mutex_unlock(&n->lock);
+    while (queued != NULL) {
+        Service *s = queued;
+        queued = s->next;
+        service_release(s);
+    }
+    for (int i = 0; i < n->slots; i++) {
+        Service *s = __atomic_exchange_n(&n->slot[i].next, NULL, __ATOMIC_ACQ_REL);
+        if (s != NULL)
+            service_release(s);
+    }
+    pthread_mutex_lock(&n->lock);
+    int destroy = --n->live == 0;
+    pthread_mutex_unlock(&n->lock);
+    if (destroy)
+        node_destroy(n);
+}
+
 /* A service being booted (queued, so no dispatcher enters it until
  * skylet_native_release), held by the caller. NULL if out of memory. */
 EXPORT Service *skylet_native_service(Node *n, uint32_t handle) {
@@ -962,11 +999,16 @@ EXPORT Service *skylet_native_service(Node *n, uint32_t handle) {
     Service *s = n->free;
     if (s != NULL)
         n->free = s->next;
+    n->live++;
     pthread_mutex_unlock(&n->lock);
     if (s == NULL) {
         s = calloc(1, sizeof *s);
-        if (s == NULL)
+        if (s == NULL) {
+            pthread_mutex_lock(&n->lock);
+            n->live--;
+            pthread_mutex_unlock(&n->lock);
             return NULL;
+        }
     }
     spin_lock(&s->lock);
     s->refs = 2; /* Python's, and the run queue's while it boots */
