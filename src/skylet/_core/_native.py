@@ -107,7 +107,6 @@ class NativeScheduler:
         self.lock = threading.RLock()
         self.stopping = False
         self.wake: trio.Event | None = None
-        self.warn: Callable[[int, str], None] | None = None
         self.dispatchers: list[Dispatcher | NativeDispatcher] = [
             self.python.dispatchers[0],
             *(NativeDispatcher(self.core, i, registry) for i in range(threads)),
@@ -121,6 +120,16 @@ class NativeScheduler:
     @property
     def runq(self) -> Any:
         return self.python.runq
+
+    @property
+    def warn(self) -> Callable[[int, str], None] | None:
+        """Logs skynet's "May overload" for Python services (the C dispatchers
+        report theirs as events)."""
+        return self.python.warn
+
+    @warn.setter
+    def warn(self, log: Callable[[int, str], None] | None) -> None:
+        self.python.warn = log
 
     # ----- services -----
 

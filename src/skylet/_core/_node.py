@@ -16,7 +16,7 @@ from lupa.lua54 import LuaError, LuaMemoryError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
-from .._lua._native import EV_CLOSE, EV_DOOMED, EV_LOG, EV_MEMORY, EV_OVERLOAD
+from .._lua._native import EV_CLOSE, EV_DOOMED, EV_ERROR, EV_LOG, EV_MEMORY, EV_OVERLOAD
 from .._lua._sandbox import choose_sandbox
 from .._lua._sproto_accel import choose_sproto
 from .._lua._vm import boot_service
@@ -426,8 +426,8 @@ class Node:
                 self._close_vm(service)
             return
         service = self.registry.services.get(handle)
-        if service is None:
-            if kind != EV_OVERLOAD:
+        if service is None:  # retired during the message
+            if kind in (EV_ERROR, EV_MEMORY):
                 self.logger.log(handle, f"dispatch failed: {text.decode('utf-8', 'replace')}")
             return
         if kind == EV_LOG:
