@@ -162,7 +162,9 @@ async def test_python_service_that_fails_to_start_fails_newservice_and_leaves_no
     assert re.search(expected, err), err
     with pytest.raises(CallError, match=expected):
         await node.newservice(name)
-    assert set(node.registry.services) == before
+    # Nothing of the failed launches is left (the bootstrap may still be
+    # leaving meanwhile, on a dispatcher thread at thread = N).
+    assert not set(node.registry.services) - before
     assert ".badinit" not in node.registry.names
     assert dict(await node.call(".launcher", "lua", "LIST")) == listed
 
