@@ -1,5 +1,8 @@
 """``thread = 1``: the run-queue of services with mail, dispatched on trio's thread.
 
+The pure-Python scheduler (config ``scheduler = "python"``); the native
+one (``_native.py``) uses it for Python services.
+
 The hot path is a plain loop: no trio task switch per message. It yields to
 trio (timers, sockets, the Python API) every ``PASS_TURNS`` service turns.
 A service is in the run-queue at most once (``in_queue``), so it is only

@@ -1,5 +1,8 @@
 """``thread = N > 1``: trio's thread dispatches, N-1 workers run heavy services.
 
+The pure-Python threaded scheduler (config ``scheduler = "python"``); by
+default Lua services run on the native path's C dispatchers (``_native.py``).
+
 lupa releases the GIL while Lua runs, so services dispatched by different
 threads run Lua in parallel. Three measured costs shape the design (see
 docs/architecture.md): a Python->Lua call is about 30% slower from any
