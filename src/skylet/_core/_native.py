@@ -154,24 +154,20 @@ class NativeScheduler:
         if service.native:
             ptype, session, source, msg = message
             cls = msg.__class__
+            data, size, integer, number = None, 0, 0, 0.0
             if cls is bytes:
-                queued = self.core.post(
-                    service.native, ptype, session, source, native.K_STRING, msg, len(msg), 0, 0.0
-                )
-                if self.wake is not None and self.threads == 1:
-                    self._wake_soon()  # trio's thread runs the C dispatcher
-                return bool(queued)
-            if msg is None:
-                kind, integer, number = native.K_NIL, 0, 0.0
+                kind, data, size = native.K_STRING, msg, len(msg)
+            elif msg is None:
+                kind = native.K_NIL
             elif cls is int:
-                kind, integer, number = native.K_INTEGER, msg, 0.0
+                kind, integer = native.K_INTEGER, msg
             else:
-                kind, integer, number = native.K_NUMBER, 0, float(msg)
+                kind, number = native.K_NUMBER, float(msg)
             queued = self.core.post(
-                service.native, ptype, session, source, kind, None, 0, integer, number
+                service.native, ptype, session, source, kind, data, size, integer, number
             )
             if self.wake is not None and self.threads == 1:
-                self._wake_soon()
+                self._wake_soon()  # trio's thread runs the C dispatcher
             return bool(queued)
         if threading.get_ident() != self._trio_thread and self._token is not None:
             self._token.run_sync_soon(self._deliver_python, service, message)

@@ -619,6 +619,30 @@ static int fallback(lua_State *L, Service *self) {
     return lua_gettop(L) - top;
 }
 
+/* Queues m (taking its data) for `target`, which must still be `handle`, and
+ * wakes it if it was idle. With `asker`, books the request (asker, session)
+ * under the target's lock: the target can neither answer it before it is
+ * booked nor retire without seeing it. 0 (m freed) if the target is gone
+ * or memory ran out. */
+static int deliver(Node *n, Service *target, uint32_t handle, Message *m, uint32_t asker) {
+    spin_lock(&target->lock);
+    if (target->dead || target->handle != handle ||
+        (asker && !book_ask(n, asker, m->session, handle)) || !mailbox_push(target, m)) {
+        spin_unlock(&target->lock);
+        message_free(m);
+        return 0;
+    }
+    int wake = !target->queued;
+    if (wake) {
+        target->queued = 1;
+        target->refs++; /* the run queue's */
+    }
+    spin_unlock(&target->lock);
+    if (wake)
+        schedule(n, target);
+    return 1;
+}
+
 /* send(dest, ptype, session, msg): true if queued; else as Python's send. */
 static int l_send(lua_State *L) {
     lua_settop(L, 4);
@@ -652,24 +676,9 @@ static int l_send(lua_State *L) {
     int answer = session != 0 && (ptype == PTYPE_RESPONSE || ptype == PTYPE_ERROR);
     if (answer)
         book_answer(n, (uint32_t)dest, session, 0);
-    spin_lock(&target->lock);
-    /* A request is booked under the target's lock: the target cannot
-     * answer before it is booked, nor retire without seeing it. */
-    if (target->dead || target->handle != (uint32_t)dest ||
-        (session && !answer && !book_ask(n, self->handle, session, target->handle)) ||
-        !mailbox_push(target, &m)) {
-        spin_unlock(&target->lock);
-        message_free(&m);
+    uint32_t asker = session && !answer ? self->handle : 0;
+    if (!deliver(n, target, (uint32_t)dest, &m, asker))
         return fallback(L, self);
-    }
-    int wake = !target->queued;
-    if (wake) {
-        target->queued = 1;
-        target->refs++; /* the run queue's */
-    }
-    spin_unlock(&target->lock);
-    if (wake)
-        schedule(n, target);
     self->sent++;
     lua_pushboolean(L, 1);
     return 1;
@@ -757,7 +766,7 @@ EXPORT int luaopen_skylet_native_memcheck(lua_State *L) {
 /* ---- dispatching ---- */
 
 /* lupa's allocator state (lupa 2.x's MemoryStatus), checked at load time by
- * skylet_native_check_memory against lupa's own figures. */
+ * the memcheck entry (l_check_memory) against lupa's own figures. */
 typedef struct MemoryStatus {
     size_t used;
     size_t base_usage;
@@ -1083,21 +1092,7 @@ EXPORT int skylet_native_post(Service *s, int ptype, long long session, uint32_t
     } else {
         m.kind = K_NIL;
     }
-    spin_lock(&s->lock);
-    if (s->dead || !mailbox_push(s, &m)) {
-        spin_unlock(&s->lock);
-        message_free(&m);
-        return 0;
-    }
-    int wake = !s->queued;
-    if (wake) {
-        s->queued = 1;
-        s->refs++; /* the run queue's */
-    }
-    spin_unlock(&s->lock);
-    if (wake)
-        schedule(s->node, s);
-    return 1;
+    return deliver(s->node, s, s->handle, &m, 0);
 }
 
 /* Retires s: no more mail, out of the handle table. Returns 1 if a

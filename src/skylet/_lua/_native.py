@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,8 +135,6 @@ class NativeCore:
                     ctypes.string_at(text, length) if text else b"",
                 )
             except BaseException as exc:  # pragma: no cover - a bug of the node's
-                import traceback
-
                 traceback.print_exception(exc)
 
         self._event = EventFn(event)  # kept alive as long as the core
