@@ -16,6 +16,7 @@ from lupa.lua54 import LuaError, LuaMemoryError
 
 from .._lua._accel import choose_codec
 from .._lua._codecache import CodeCache
+from .._lua._codeshare import choose_codeshare
 from .._lua._native import EV_CLOSE, EV_DOOMED, EV_ERROR, EV_LOG, EV_MEMORY, EV_OVERLOAD
 from .._lua._sandbox import choose_sandbox
 from .._lua._sproto_accel import choose_sproto
@@ -107,6 +108,10 @@ class Node:
         #: The C sandbox each VM installs at boot (config ``sandbox``), or None.
         self.sandbox_path = choose_sandbox(
             self.config.get("sandbox"), lambda m: self.logger.log(0, m)
+        )
+        #: The shared-code library each VM opens at boot (config ``codeshare``), or None.
+        self.codeshare_path = choose_codeshare(
+            self.config.get("codeshare"), lambda m: self.logger.log(0, m)
         )
         self._stdout = stdout
         self.registry = Registry(settings.integer(self.config, "harbor", 0))

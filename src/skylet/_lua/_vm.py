@@ -64,6 +64,9 @@ class VMHost(Protocol):
     def native_path(self) -> bytes | None: ...
 
     @property
+    def codeshare_path(self) -> bytes | None: ...
+
+    @property
     def scheduler(self) -> Running: ...
 
     @property
@@ -147,6 +150,7 @@ def boot_service(
                 node.lua_path.encode(),
                 _encoded(node.env.get("preload")),
                 node.native_path if service.native else None,
+                node.codeshare_path,
             )
     except lupa.LuaError as exc:
         text = str(exc)

@@ -3,7 +3,7 @@
 -- no C modules, no way back into Python), installs `require` over the node's
 -- code cache, then runs the service file with its arguments.
 local send, raw_command, handle, service_name, args_line, codec_path, watchdog_path, sproto_path,
-  sandbox_path, lua_path, preload, native_path = ...
+  sandbox_path, lua_path, preload, native_path, codeshare_path = ...
 
 -- As skynet's snlua does, the collector rests while the service loads (up to
 -- the end of its main chunk): nearly everything loading allocates stays, and
@@ -15,6 +15,18 @@ collectgarbage("generational") -- as skynet's snlua: most garbage dies young
 
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
+
+-- Chunks the node compiled share their instructions and line info with
+-- every other VM (skylet/_lua/_lcodeshare.c): this VM keeps its own copy of
+-- the rest of each prototype. Opened first, as it wraps the VM's allocator.
+local share_code
+if codeshare_path then
+  local ok, share = pcall(package.loadlib(codeshare_path, "luaopen_skylet_codeshare"))
+  share_code = ok and share or nil
+  if share_code then -- this chunk's functions, not the running chunk itself
+    share_code(debug.getinfo(1, "f").func, true)
+  end
+end
 local concat = table.concat
 
 -- The node's command entry never raises into Lua (a Python exception would
@@ -134,6 +146,9 @@ local function lua_searcher(name)
   local f, err = raw_load(code, "@" .. path, mode)
   if not f then
     error(string.format("error loading module '%s': %s", name, err), 0)
+  end
+  if share_code and mode == "b" then
+    share_code(f)
   end
   return f, path
 end
@@ -259,6 +274,9 @@ SERVICE_PATH = service_dir or path:match("^(.*[/\\])") or "./"
 local main, err = raw_load(code, "@" .. path, mode)
 if not main then
   error(string.format("error loading service '%s': %s", service_name, err), 0)
+end
+if share_code and mode == "b" then
+  share_code(main)
 end
 
 local args, n = {}, 0
