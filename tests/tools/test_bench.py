@@ -25,6 +25,7 @@ from skylet._tools._bench_runtimes import (
     BenchError,
     Runtime,
     Setup,
+    pace,
     skylet_config,
     skynet_config,
 )
@@ -182,7 +183,11 @@ def test_real_runs_on_skylet_alternate_and_write_json(tmp_path: Path) -> None:
     else:  # installed from a copy (CI): no git tree to name
         assert document["skylet"]["commit"] is None
     assert len(document["machine"]["load_at_start"]) == 3
+    cpus = len(os.sched_getaffinity(0))
     pairs, crowd = document["cases"]
+    for run in pairs["runs"] + crowd["runs"]:  # each CPU's pace, before and after
+        assert [len(run["pace"]["before"]), len(run["pace"]["after"])] == [cpus, cpus]
+        assert min(run["pace"]["before"] + run["pace"]["after"]) > 0
     assert [(r["round"], r["threads"]) for r in pairs["runs"]] == [(0, 1), (0, 2), (1, 2), (1, 1)]
     for run in pairs["runs"]:
         assert run["runtime"] == "skylet"
@@ -342,6 +347,37 @@ def test_markdown_gives_medians_ratio_ranges_and_load(tmp_path: Path) -> None:
     assert "| case | figure | better | skylet@1 | skynet@2 | skylet@1/skynet@2 |" in table
     row = "| pingpong-4 (pairs=4, calls=100) | roundtrips_per_s | higher | 200 | 200 |"
     assert f"{row} 0.50x (0.50-2.00) | 3.5-4.2 |" in table
+    assert "Pace probes" not in table  # runs saved without them
+
+
+def test_pace_times_the_loop_on_each_cpu_and_gives_the_process_its_cpus_back() -> None:
+    allowed = os.sched_getaffinity(0)
+    paces = pace(passes=1)
+    assert len(paces) == len(allowed) and min(paces) > 0
+    assert os.sched_getaffinity(0) == allowed
+
+
+def test_markdown_gives_the_range_of_the_pace_probes() -> None:
+    rate = "roundtrips_per_s"
+    result = CaseResult(PINGPONG, load_before=(1.0, 1.0, 1.0), load_after=(1.0, 1.0, 1.0))
+    result.runs += [
+        Run(0, SKYLET_1, {rate: 300.0}, 1.0, [40.0, 25.0], [40.5, 41.0]),
+        Run(0, SKYNET_2, {rate: 200.0}, 1.0, [26.0, 27.0], [41.0, 40.0]),
+    ]
+    document = {
+        "when": "2026-11-29T21:30:00Z",
+        "machine": {"cpus": 2, "load_at_start": [1, 1, 1], "load_now": [1, 1, 1]},
+        "skylet": {"commit": "abc1234"},
+        "skynet": {"commit": "f19d160", "dir": "/tmp/skynet"},
+        "repeat": 1,
+        "cases": [result.to_json()],
+    }
+    assert document["cases"][0]["runs"][0]["pace"] == {
+        "before": [40.0, 25.0],
+        "after": [40.5, 41.0],
+    }
+    table = render(document)
+    assert "(pingpong-4). Pace probes 25.0-41.0 passes/s (1.64x between the slowest and" in table
 
 
 def test_markdown_shows_each_curve_against_its_first_point() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from ._bench_cases import QUICK_STEPS, SUITES, Case, ScaleSteps, scale_cases, select, shared_cases
 from ._bench_compare import CaseResult, Run, rows, schedule
 from ._bench_markdown import render
-from ._bench_runtimes import BenchError, Runtime, Setup, run_once
+from ._bench_runtimes import BenchError, Runtime, Setup, pace, run_once
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -191,11 +191,14 @@ def _measure(
         session.results.append(result)
         for index, order in enumerate(schedule(runtimes, repeat)):
             for runtime in order:
+                before = pace()
                 figures, wall = run_once(case, runtime, setup)
-                result.runs.append(Run(index, runtime, figures, wall))
+                after = pace()
+                result.runs.append(Run(index, runtime, figures, wall, before, after))
                 # Progress on stderr (a spawn-100000 run takes minutes); stdout keeps the table.
                 print(
-                    f"  {case.name} round {index + 1}/{repeat} {runtime.label}: {wall:.1f} s",
+                    f"  {case.name} round {index + 1}/{repeat} {runtime.label}: {wall:.1f} s"
+                    f" (pace per CPU {before} before, {after} after)",
                     file=sys.stderr,
                     flush=True,
                 )

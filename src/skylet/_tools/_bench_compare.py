@@ -32,6 +32,10 @@ class Run:
     runtime: Runtime
     figures: dict[str, float]
     wall_s: float
+    #: The machine's pace per CPU just before and just after the run
+    #: (:func:`._bench_runtimes.pace`; empty: not probed).
+    pace_before: list[float] = field(default_factory=list)
+    pace_after: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +104,11 @@ class CaseResult:
                     "threads": run.runtime.threads,
                     "figures": run.figures,
                     "wall_s": round(run.wall_s, 3),
+                    **(
+                        {"pace": {"before": run.pace_before, "after": run.pace_after}}
+                        if run.pace_before or run.pace_after
+                        else {}
+                    ),
                 }
                 for run in self.runs
             ],

@@ -3,7 +3,10 @@
 One row per case and headline figure: each runtime's median, then each
 skylet/skynet ratio as its median with the range of the per-round ratios,
 and the one-minute load average before and after the case, so a table in
-the docs says how loaded the machine was when it was measured.
+the docs says how loaded the machine was when it was measured; and the
+range of the pace probes (a fixed Lua loop on each CPU before and after
+every run), which says whether the CPUs changed speed meanwhile: the load
+average does not see that (docs/benchmarks.md, "Two speeds").
 """
 
 from __future__ import annotations
@@ -39,12 +42,29 @@ def _measured(document: dict[str, Any]) -> str:
     )
 
 
+def _paces(document: dict[str, Any]) -> str:
+    paces = [
+        value
+        for case in document["cases"]
+        for run in case["runs"]
+        for side in ("before", "after")
+        for value in run.get("pace", {}).get(side, [])
+    ]
+    if not paces:  # saved before the probe
+        return ""
+    low, high = min(paces), max(paces)
+    return (
+        f" Pace probes {low:.1f}-{high:.1f} passes/s"
+        f" ({high / low:.2f}x between the slowest and the fastest)."
+    )
+
+
 def render(*documents: dict[str, Any]) -> str:
     """One table for the cases of all ``documents`` (runs saved by ``skylet bench``)."""
     cases = [case for document in documents for case in document["cases"]]
     labels = list(dict.fromkeys(label for case in cases for label in case["medians"]))
     pairs = list(dict.fromkeys(pair for case in cases for pair in case["ratios"]))
-    lines = [_measured(document) for document in documents]
+    lines = [_measured(document) + _paces(document) for document in documents]
     lines += [
         "",
         "| case | figure | better | " + " | ".join([*labels, *pairs, "load before-after"]) + " |",

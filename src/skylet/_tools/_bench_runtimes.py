@@ -9,19 +9,29 @@ own service and library paths under its root, the workloads folder appended
 to ``luaservice`` and ``lua_path``, ``harbor = 0``, and each parameter as a
 string key (skynet's ``getenv`` returns strings; the workloads ``tonumber``
 them). The project holds no skynet code: the user points at a build.
+
+:func:`pace` times a fixed Lua loop on each CPU, before and after every
+run: on the project's VM each CPU's speed steps between two levels about
+1.6x apart, independently, for a tenth of a second to minutes at a time (a
+hardware thread shared below the guest; docs/benchmarks.md, "Two speeds"),
+and a run's figures move with it. The probes say which speeds a session saw.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import lupa.lua54 as lupa
 
 from ._bench_cases import Case
 
@@ -108,6 +118,43 @@ def parse(output: str, report: str) -> dict[str, float]:
 def _tail(text: str, lines: int = 3) -> str:
     kept = [line for line in text.strip().splitlines() if "LAUNCH" not in line]
     return " | ".join(kept[-lines:]) or "(no output)"
+
+
+#: One pass of the pace probe: integer arithmetic and small tables, as a
+#: service's Lua does (about 22 ms on the project's VM at its faster speed).
+PACE_LOOP = """function()
+  local s = 0
+  for i = 1, 1000000 do s = (s + i * i) % 1000003 end
+  local t = {}
+  for i = 1, 100000 do t[i & 1023] = {i} end
+  return s
+end"""
+
+
+@cache
+def _pace_pass() -> Any:
+    runtime = lupa.LuaRuntime(register_eval=False, register_builtins=False)
+    return runtime.eval(PACE_LOOP)
+
+
+def pace(passes: int = 3) -> list[float]:
+    """The machine's pace now, per CPU this process may use (in CPU order):
+    passes per second of :data:`PACE_LOOP`, the median of ``passes``."""
+    run = _pace_pass()
+    allowed = sorted(os.sched_getaffinity(0))
+    paces = []
+    try:
+        for cpu in allowed:
+            os.sched_setaffinity(0, {cpu})
+            rates = []
+            for _ in range(passes):
+                started = time.perf_counter()
+                run()
+                rates.append(1.0 / (time.perf_counter() - started))
+            paces.append(round(statistics.median(rates), 2))
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return paces
 
 
 def run_once(case: Case, runtime: Runtime, setup: Setup) -> tuple[dict[str, float], float]:
