@@ -60,7 +60,7 @@ def _check_layout(path: str) -> None:
         raise OSError(f"package.loadlib failed: {opener!r}")
     layout = opener()
     probe = runtime.execute(_PROBE)
-    fields = layout(probe)
+    fields = layout(probe)  # nothing if the type tags are not where they should be
     if fields != _PROBE_FIELDS:
         raise OSError(f"Lua's Proto layout is not the one expected ({fields} != {_PROBE_FIELDS})")
 

@@ -348,12 +348,19 @@ EXPORT void skylet_codeshare_stats(size_t *bytes, size_t *blocks) {
     pthread_mutex_unlock(&lock);
 }
 
-/* The fields of f's prototype, for the layout check: numparams,
- * linedefined, lastlinedefined, sizep, sizecode == sizelineinfo. */
+/* Type tags (lobject.h): a Lua closure, a prototype. */
+#define TAG_LUA_CLOSURE 6
+#define TAG_PROTO 10
+
+/* The fields of f's prototype, for the layout check: both type tags right,
+ * numparams, linedefined, lastlinedefined, sizep, sizecode == sizelineinfo. */
 static int l_layout(lua_State *L) {
     if (lua_type(L, 1) != LUA_TFUNCTION || lua_iscfunction(L, 1))
         return 0;
-    const Proto *p = ((const LClosure *)lua_topointer(L, 1))->p;
+    const LClosure *f = lua_topointer(L, 1);
+    if (f->tt != TAG_LUA_CLOSURE || f->p == NULL || f->p->tt != TAG_PROTO)
+        return 0;
+    const Proto *p = f->p;
     lua_pushinteger(L, p->numparams);
     lua_pushinteger(L, p->linedefined);
     lua_pushinteger(L, p->lastlinedefined);
