@@ -15,10 +15,12 @@ collectgarbage("generational") -- as skynet's snlua: most garbage dies young
 
 local raw_load = load
 local select, error, type, tostring = select, error, type, tostring
+local concat = table.concat
 
 -- Chunks the node compiled share their instructions and line info with
 -- every other VM (skylet/_lua/_lcodeshare.c): this VM keeps its own copy of
--- the rest of each prototype. Opened first, as it wraps the VM's allocator.
+-- the rest of each prototype. Opened before any other chunk loads: it wraps
+-- the VM's allocator.
 local share_code
 if codeshare_path then
   local ok, share = pcall(package.loadlib(codeshare_path, "luaopen_skylet_codeshare"))
@@ -27,7 +29,6 @@ if codeshare_path then
     share_code(debug.getinfo(1, "f").func, true)
   end
 end
-local concat = table.concat
 
 -- The node's command entry never raises into Lua (a Python exception would
 -- reach Lua as a Python object): it answers true and the results, or false
