@@ -6,6 +6,7 @@ what every interleaving must give.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import trio
@@ -76,3 +77,52 @@ async def test_logon_and_logoff_from_several_threads_pair_up_on_a_busy_service(
             assert "close time" in text.splitlines()[-1]
         assert log.matching("failed") == []
 
+
+async def test_calls_and_querynames_racing_the_registration_of_a_global_name_all_arrive(
+    node_with,
+) -> None:
+    # A send to (or a harbor.queryname of) a global name is held until the
+    # name is registered: one that looks while another thread registers
+    # must be either delivered or held and delivered, never dropped.
+    async with node_with(thread=4) as node:
+        names = [f"G{i}" for i in range(16)]
+        targets = [await node.newservice("probe") for _ in names]
+        callers = [await node.newservice("probe") for _ in range(4)]
+        results: list[object] = []
+
+        async def call(caller: int) -> None:
+            code = f"""
+                local skynet = require "skynet"
+                local harbor = require "skynet.harbor"
+                local names = {{{", ".join(f'"{n}"' for n in names)}}}
+                local got, left = 0, 2 * #names
+                local me = coroutine.running()
+                for _, name in ipairs(names) do
+                  skynet.fork(function()
+                    if skynet.call(name, "lua", "echo", name) == name then got = got + 1 end
+                    left = left - 1
+                    if left == 0 then skynet.wakeup(me) end
+                  end)
+                  skynet.fork(function()
+                    if harbor.queryname(name) then got = got + 1 end
+                    left = left - 1
+                    if left == 0 then skynet.wakeup(me) end
+                  end)
+                end
+                skynet.wait(me)
+                return got
+            """
+            results.append(await node.call(caller, "lua", "eval", code))
+
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # threads interleave at (nearly) every bytecode
+        try:
+            with trio.fail_after(1.5):
+                async with trio.open_nursery() as nursery:
+                    for caller in callers:
+                        nursery.start_soon(call, caller)
+                    for target, name in zip(targets, names, strict=True):
+                        nursery.start_soon(node.call, target, "lua", "register", name)
+        finally:
+            sys.setswitchinterval(switch)
+        assert results == [2 * len(names)] * len(callers)
