@@ -1,7 +1,10 @@
 """Core commands from many services at once on ``thread = 4`` (the native
 dispatchers): what each must keep whole when its handler runs on several
 threads. Real time (worker threads), so each test is short and asserts only
-what every interleaving must give.
+what every interleaving must give. The native scheduler's own (its C
+dispatchers run Lua off trio's thread; the Python scheduler at ``thread = N``
+keeps light services on trio's thread, where a self-flooding service would
+make these tests slow rather than racy).
 """
 
 from __future__ import annotations
@@ -9,9 +12,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import pytest
 import trio
 
 from skylet._core import _servicelog
+from skylet._lua._native import native_library
+
+LIBRARY, WHY = native_library()
+pytestmark = pytest.mark.skipif(LIBRARY is None, reason=f"no native library: {WHY}")
 
 
 async def _until(done: Callable[[], bool], seconds: float = 1.5) -> bool:
@@ -26,7 +34,7 @@ async def test_a_service_killed_while_another_thread_runs_it_still_has_its_vm_cl
 ) -> None:
     # The kill's thread and the victim's dispatcher race: the dispatcher's
     # end of turn (EV_CLOSE) must find the victim among the VMs to close.
-    async with node_with(thread=4) as node:
+    async with node_with(thread=4, scheduler="native") as node:
         killer = await node.newservice("probe")
         handles = [await node.newservice("spinner") for _ in range(24)]
         victims = [node.registry.services[h] for h in handles]
@@ -44,7 +52,7 @@ async def test_a_service_killed_while_another_thread_runs_it_still_has_its_vm_cl
 async def test_logon_and_logoff_from_several_threads_pair_up_on_a_busy_service(
     node_with, tmp_path, log
 ) -> None:
-    async with node_with(thread=4, logpath=str(tmp_path)) as node:
+    async with node_with(thread=4, scheduler="native", logpath=str(tmp_path)) as node:
         targets = [await node.newservice("spinner") for _ in range(2)]
         for target in targets:
             node.send(target, "lua", "spin")
@@ -84,7 +92,7 @@ async def test_calls_and_querynames_racing_the_registration_of_a_global_name_all
     # A send to (or a harbor.queryname of) a global name is held until the
     # name is registered: one that looks while another thread registers
     # must be either delivered or held and delivered, never dropped.
-    async with node_with(thread=4) as node:
+    async with node_with(thread=4, scheduler="native") as node:
         names = [f"G{i}" for i in range(16)]
         targets = [await node.newservice("probe") for _ in names]
         callers = [await node.newservice("probe") for _ in range(4)]
