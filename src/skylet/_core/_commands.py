@@ -24,6 +24,7 @@ Both are the boundary of the sandbox, so both hold to three rules:
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -170,6 +171,11 @@ def _target_of(
             node.forget_request(dest, session)
     elif node.globalnames.hold(source, dest, ptype, session, msg):
         return None, True
+    else:
+        # A global name another thread registered since the lookup above.
+        target = node.resolve(dest)
+        if target is not None:
+            return target, None
     return None, None
 
 
@@ -470,13 +476,14 @@ def _logoff(node: Node, service: Service, address: Any) -> None:
 def _signal(node: Node, service: Service, address: Any, sig: Any = 0) -> None:
     # skynet's snlua: signal 0 interrupts the running Lua code, 1 logs memory.
     target = node.resolve(address)
-    if target is None or target.runtime is None:
+    runtime = None if target is None else target.runtime  # (it may close meanwhile)
+    if target is None or runtime is None:
         return
     if sig == 0:
         if node.scheduler.running_time(target) > 0:
             interrupt(target, "Interrupted")
     else:
-        used = target.runtime.get_memory_used()
+        used = runtime.get_memory_used()
         node.logger.log(target.handle, f"Current Memory {used / 1024:.3f}K")
 
 
@@ -498,11 +505,16 @@ def _getenv(node: Node, service: Service, key: bytes) -> bytes | None:
     return None if value is None else value.encode()
 
 
+#: Makes SETENV's look-then-set one step on every dispatcher (skynet's env lock).
+_env_lock = threading.Lock()
+
+
 def _setenv(node: Node, service: Service, key: bytes, value: bytes) -> None:
     name = _text(key)
-    if name in node.env:
-        raise SkyletError(f"Can't setenv exist key : {name}")
-    node.env[name] = _text(value)
+    with _env_lock:
+        if name in node.env:
+            raise SkyletError(f"Can't setenv exist key : {name}")
+        node.env[name] = _text(value)
 
 
 def _log(node: Node, service: Service, message: Any) -> None:

@@ -70,9 +70,14 @@ class GlobalNames:
         if not isinstance(dest, bytes):
             return False
         name = dest.decode("utf-8", "replace")
-        if not is_global(name) or name in self._node.registry.names:
+        if not is_global(name):
             return False
         with self._lock:
+            # Looked at under the lock: a register on another thread binds
+            # the name before it takes what is held, so this message is
+            # either held before that or sees the name.
+            if name in self._node.registry.names:
+                return False
             self._held.setdefault(name, []).append((ptype, session, source, msg))
         return True
 
@@ -88,10 +93,20 @@ class GlobalNames:
             held = self._held.pop(name, [])
             queries = self._queries.pop(name, [])
         for ptype, session, source, msg in held:
-            if session and ptype not in (ptypes.RESPONSE, ptypes.ERROR):
-                with node.scheduler.lock:
+            request = session and ptype not in (ptypes.RESPONSE, ptypes.ERROR)
+            # Under the scheduler lock, as a send: if the target retires on
+            # another thread, either its retirement answers the request or
+            # the post fails and the caller is answered here.
+            with node.scheduler.lock:
+                if request:
                     node.book.ask(source, session, target)
-            node.post(target, ptype, session, source, msg)
+                delivered = node.post(target, ptype, session, source, msg)
+                if request and not delivered:
+                    node.book.answer(source, session)
+            caller = node.registry.services.get(source) if request and not delivered else None
+            if caller is not None:
+                why = f"service {target.address} ({name}) is gone".encode()
+                node.post(caller, ptypes.ERROR, session, handle, why)
         answer = pack(handle)
         for waiter, session in queries:
             service = node.registry.services.get(waiter)
@@ -104,6 +119,9 @@ class GlobalNames:
         if handle is not None:
             return handle
         with self._lock:
+            handle = self._node.registry.names.get(name)  # (as in hold)
+            if handle is not None:
+                return handle
             self._queries.setdefault(name, []).append((waiter, session))
         return None
 

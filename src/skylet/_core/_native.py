@@ -143,9 +143,16 @@ class NativeScheduler:
         if service.native:
             self._booting.discard(service.handle)
             self.lib.skylet_native_release(service.native)
+        elif threading.get_ident() != self._trio_thread and self._token is not None:
+            # Launched from a dispatcher: the Python run queue and its
+            # services' in_queue are trio's alone (as in deliver).
+            self._token.run_sync_soon(self._release_python, service)
         else:
-            self.python.release(service)
-            self._wake_soon()
+            self._release_python(service)
+
+    def _release_python(self, service: Service) -> None:
+        self.python.release(service)
+        self._wake_trio()
 
     def deliver(self, service: Service, message: Message) -> bool:
         """Queue a message the node itself produces; False if the service is gone."""

@@ -316,6 +316,11 @@ class Node:
             if service.native:
                 assert isinstance(self.scheduler, NativeScheduler)
                 running, queued = self.scheduler.retire(service)
+                if running:
+                    # A dispatcher is inside its VM (it retired itself, or
+                    # another thread killed it): the VM closes when that turn
+                    # ends (EV_CLOSE), which may be before this returns.
+                    self._closing[service.handle] = service
             else:
                 queued = list(service.mailbox)
                 service.mailbox.clear()
@@ -335,11 +340,7 @@ class Node:
             self._answer_client(self.monitor_exit, service.handle)
         if self.pyservices is not None:
             self.pyservices.retired(service)
-        if running:
-            # A dispatcher is inside its VM (it retired itself, or another
-            # thread killed it): the VM closes when that turn ends.
-            self._closing[service.handle] = service
-        else:
+        if not running:
             self._close_vm(service)
 
     def _close_vms(self) -> None:
@@ -357,6 +358,7 @@ class Node:
             self._close_vm(service)
 
     def _close_vm(self, service: Service) -> None:
+        servicelog.logoff(service)  # (a dispatcher's EV_CLOSE may come first)
         _close_vm(service)
         if isinstance(self.scheduler, NativeScheduler):
             self.scheduler.forget(service)

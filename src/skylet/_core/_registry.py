@@ -54,6 +54,10 @@ class Registry:
         if not name.startswith("."):
             raise SkyletError(f"local names start with '.': {name!r}")
         with self._lock:
+            # Under the lock that remove takes: a service retiring on another
+            # thread either gets the name first (and remove drops it) or fails this.
+            if handle not in self.services:
+                raise SkyletError(f"no service at :{handle:08x} to name {name}")
             old = self.names.get(name)
             if old is not None and old != handle:
                 raise SkyletError(f"name {name} is already bound to :{old:08x}")
@@ -63,6 +67,8 @@ class Registry:
         """Give ``handle`` the global name ``name`` (see ``_globalnames``): a
         name a live service holds is taken; one left by a dead service is not."""
         with self._lock:
+            if handle not in self.services:  # (as in bind_name)
+                raise SkyletError(f"no service at :{handle:08x} to name {name}")
             old = self.names.get(name)
             if old is not None and old != handle and old in self.services:
                 raise SkyletError(f"global name {name} is already bound to :{old:08x}")

@@ -28,7 +28,7 @@ def multicast(node: Node, service: Service, dests: Any, source: Any, channel: An
     delivered = 0
     for i in range(0, len(dests), 4):
         target = node.resolve(int.from_bytes(dests[i : i + 4], "little"))
-        if target is not None:
-            node.post(target, ptypes.MULTICAST, channel, source, msg)
+        # (a subscriber may retire on another thread meanwhile: post says so)
+        if target is not None and node.post(target, ptypes.MULTICAST, channel, source, msg):
             delivered += 1
     return delivered
