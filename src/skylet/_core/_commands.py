@@ -635,8 +635,8 @@ def _redirect(
     target = node.resolve(dest)
     if target is None:
         return None
-    node.post(target, ptype, session, source, msg)
-    return True
+    # False: it retired since the lookup (another thread), as if never found.
+    return True if node.post(target, ptype, session, source, msg) else None
 
 
 def _check(node: Node, service: Service) -> tuple[bytes | None, bool]:

@@ -398,8 +398,7 @@ class Node:
         service = self.registry.services.get(owner)
         if service is None or service.dead:
             return False
-        self.post(service, ptypes.SOCKET, 0, 0, payload)
-        return True
+        return self.post(service, ptypes.SOCKET, 0, 0, payload)  # False: retired meanwhile
 
     def kill(self, address: int | str) -> None:
         """Kill a service from Python, as ``skynet.kill`` does."""
