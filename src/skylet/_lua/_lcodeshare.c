@@ -15,7 +15,7 @@
  * The shared copies live in one arena (an anonymous mapping reserved once,
  * committed page by page as it fills, read-only between appends) and are
  * never freed: a VM that later frees a prototype frees its arrays through
- * its allocator, so the allocator is wrapped (`share_alloc`) to drop frees
+ * its allocator, so the allocator is wrapped (`share_alloc_N`) to drop frees
  * of arena blocks. The wrapper keeps lupa's allocator state as the VM's
  * allocator userdata, so lupa's memory accounting (and the native path's
  * view of it) is untouched: the VM's own copy is freed through lupa's
@@ -136,11 +136,13 @@ static int in_arena(const void *p) {
 static lua_Alloc wrapped[ALLOCATORS];
 
 static void *forward(int i, void *ud, void *ptr, size_t osize, size_t nsize) {
+    /* Set once, before any VM had wrapper i (under the lock, elsewhere). */
+    lua_Alloc inner = __atomic_load_n(&wrapped[i], __ATOMIC_ACQUIRE);
     if (ptr == NULL || !in_arena(ptr))
-        return wrapped[i](ud, ptr, osize, nsize);
+        return inner(ud, ptr, osize, nsize);
     if (nsize == 0)
         return NULL;
-    void *copy = wrapped[i](ud, NULL, 0, nsize);
+    void *copy = inner(ud, NULL, 0, nsize);
     if (copy != NULL)
         memcpy(copy, ptr, osize < nsize ? osize : nsize);
     return copy;
@@ -329,7 +331,7 @@ EXPORT int luaopen_skylet_codeshare(lua_State *L) {
             i++;
         ok = i < ALLOCATORS;
         if (ok) {
-            wrapped[i] = f;
+            __atomic_store_n(&wrapped[i], f, __ATOMIC_RELEASE);
             lua_setallocf(L, wrappers[i], ud);
         }
     }
