@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._lua import _native as native
-from ._errors import SkyletError
+from .._lua._luabind import choose
 from ._scheduler import PASS_TURNS, Dispatcher, DoomHandler, ErrorHandler, Scheduler
 from ._service import Message, Service
 
@@ -50,18 +50,15 @@ def choose_scheduler(
     the pure-Python schedulers. ``library`` is what :func:`native_library`
     answers, by default its answer.
     """
-    setting = "auto" if setting is None else str(setting)
-    if setting not in SCHEDULERS:
-        raise SkyletError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {setting!r}")
-    if setting == "python":
-        return None
-    path, why = library or native.native_library()
-    if path is None:
-        if setting == "native":
-            raise SkyletError(f'scheduler = "native" but the native library is unavailable: {why}')
-        log(f"scheduler: the native message path is unavailable, Python dispatches ({why})")
-        return None
-    return path.encode()
+    return choose(
+        "scheduler",
+        setting,
+        SCHEDULERS,
+        lambda: library or native.native_library(),
+        log,
+        refused='scheduler = "native" but the native library is unavailable',
+        falls_back="scheduler: the native message path is unavailable, Python dispatches",
+    )
 
 
 class NativeDispatcher:

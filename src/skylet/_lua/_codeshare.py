@@ -21,8 +21,7 @@ from typing import Any, NamedTuple
 
 import lupa.lua54 as lupa
 
-from .._core._errors import SkyletError
-from ._luabind import HERE, bind_lua_api, find_extension
+from ._luabind import HERE, bind_lua_api, choose, find_extension
 
 #: Name of the entry point the boot chunk passes to ``package.loadlib``.
 ENTRY = "luaopen_skylet_codeshare"
@@ -113,18 +112,15 @@ def codeshare_library() -> tuple[str | None, str]:
 
 def choose_codeshare(setting: object, log: Callable[[str], None]) -> bytes | None:
     """The library path the boot chunk gets for config ``codeshare`` (None: no sharing)."""
-    setting = "auto" if setting is None else str(setting)
-    if setting not in SETTINGS:
-        raise SkyletError(f"codeshare must be one of {', '.join(SETTINGS)}, not {setting!r}")
-    if setting == "off":
-        return None
-    path, why = codeshare_library()
-    if path is None:
-        if setting == "on":
-            raise SkyletError(f'codeshare = "on" but shared code is unavailable: {why}')
-        log(f"codeshare: shared code unavailable, each VM keeps its own ({why})")
-        return None
-    return path.encode()
+    return choose(
+        "codeshare",
+        setting,
+        SETTINGS,
+        codeshare_library,
+        log,
+        refused='codeshare = "on" but shared code is unavailable',
+        falls_back="codeshare: shared code unavailable, each VM keeps its own",
+    )
 
 
 def stats() -> CodeShareStats:

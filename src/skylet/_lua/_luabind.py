@@ -60,6 +60,38 @@ def bind_lua_api(module: ctypes.CDLL, prefix: str) -> None:
 SETTINGS = ("auto", "c", "lua")
 
 
+def choose(
+    key: str,
+    setting: object,
+    settings: tuple[str, str, str],
+    library: Callable[[], tuple[str | None, str]],
+    log: Callable[[str], None],
+    *,
+    refused: str,
+    falls_back: str,
+) -> bytes | None:
+    """The path of a C library for config ``key`` (None: do without it).
+
+    ``settings`` names the three values: auto (the default), on, off. auto:
+    the library if ``library()`` finds it, else None, logging ``falls_back``
+    and why; on: the library or :class:`SkyletError` (``refused`` and why);
+    off: None, without looking for the library.
+    """
+    auto, on, off = settings
+    setting = auto if setting is None else str(setting)
+    if setting not in settings:
+        raise SkyletError(f"{key} must be one of {', '.join(settings)}, not {setting!r}")
+    if setting == off:
+        return None
+    path, why = library()
+    if path is None:
+        if setting == on:
+            raise SkyletError(f"{refused}: {why}")
+        log(f"{falls_back} ({why})")
+        return None
+    return path.encode()
+
+
 def choose_library(
     key: str,
     setting: object,
@@ -74,15 +106,12 @@ def choose_library(
     logging why. ``c``: the module or :class:`SkyletError`. ``lua``: always
     the fallback. ``module`` and ``fallback`` name the two in messages.
     """
-    setting = "auto" if setting is None else str(setting)
-    if setting not in SETTINGS:
-        raise SkyletError(f"{key} must be one of {', '.join(SETTINGS)}, not {setting!r}")
-    if setting == "lua":
-        return None
-    path, why = library
-    if path is None:
-        if setting == "c":
-            raise SkyletError(f'{key} = "c" but the {module} is unavailable: {why}')
-        log(f"{key}: {module} unavailable, {fallback} ({why})")
-        return None
-    return path.encode()
+    return choose(
+        key,
+        setting,
+        SETTINGS,
+        lambda: library,
+        log,
+        refused=f'{key} = "c" but the {module} is unavailable',
+        falls_back=f"{key}: {module} unavailable, {fallback}",
+    )
