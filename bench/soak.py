@@ -33,6 +33,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SOAK = BENCH / "soak"
+WORKLOADS = BENCH / "workloads"  # common.lua, the workloads' helpers
 
 
 @dataclass
@@ -109,6 +110,7 @@ def write_config(folder: Path, thread: int, args: argparse.Namespace) -> Path:
         f"thread = {thread}",
         'start = "soak_main"',
         f'luaservice = "{services}"',
+        f'lua_path = "{WORKLOADS}/?.lua"',
         f"soak_messages = {args.messages}",
         f"soak_pairs = {args.pairs}",
         f"soak_senders = {args.senders}",

@@ -31,13 +31,7 @@ local STAT_TIMEOUT = num("soak_stat_timeout", 500) -- centiseconds
 -- from 40 on every message takes its other (allocated) path
 local PAYLOAD = num("soak_payload", 0)
 
-local function rss_kb()
-  local f = io.open("/proc/self/status")
-  if not f then return -1 end
-  local status = f:read("a")
-  f:close()
-  return tonumber(status:match("VmRSS:%s*(%d+) kB")) or -1
-end
+local rss_kb = require("common").rss_kb -- the benchmark workloads' (bench/workloads)
 
 -- Messages a sender carries for n one-way sends: n, plus a sync call (two)
 -- after every batch.
