@@ -221,9 +221,7 @@ class Node:
             self.scheduler.stop()
             self.monitor.stop()
             self._fail_host_calls()
-            for service in list(self.registry.services.values()):
-                servicelog.logoff(service)  # console `logon` files
-            self._close_vms()
+            self._close_vms()  # (each one's console `logon` file with it)
             self.logger.close()
         if not ok:
             raise LaunchError(failure or "boot failed")
