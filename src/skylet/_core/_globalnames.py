@@ -35,6 +35,8 @@ class Node(Protocol):
 
     def post(self, target: Service, ptype: int, session: int, source: int, msg: Any) -> bool: ...
 
+    def answer_error(self, dest: int, session: int, source: int, message: bytes) -> None: ...
+
 
 #: skynet's GLOBALNAME_LENGTH (the name and its terminating zero).
 NAME_LENGTH = 16
@@ -103,10 +105,9 @@ class GlobalNames:
                 delivered = node.post(target, ptype, session, source, msg)
                 if request and not delivered:
                     node.book.answer(source, session)
-            caller = node.registry.services.get(source) if request and not delivered else None
-            if caller is not None:
+            if request and not delivered:
                 why = f"service {target.address} ({name}) is gone".encode()
-                node.post(caller, ptypes.ERROR, session, handle, why)
+                node.answer_error(source, session, handle, why)
         answer = pack(handle)
         for waiter, session in queries:
             service = node.registry.services.get(waiter)

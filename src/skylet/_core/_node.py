@@ -331,7 +331,7 @@ class Node:
             unanswered = list(dict.fromkeys(unanswered + self.book.drop(service)))
         message = f"service {service.address} {reason}".encode()
         for caller, session in unanswered:
-            self._answer_error(caller, session, service.handle, message)
+            self.answer_error(caller, session, service.handle, message)
         self.sockets.release(service.handle)
         servicelog.logoff(service)
         if self.monitor_exit and self.monitor_exit != service.handle:
@@ -361,7 +361,8 @@ class Node:
         if isinstance(self.scheduler, NativeScheduler):
             self.scheduler.forget(service)
 
-    def _answer_error(self, dest: int, session: int, source: int, message: bytes) -> None:
+    def answer_error(self, dest: int, session: int, source: int, message: bytes) -> None:
+        """Post an error answer to the request ``session`` of ``dest``, if it still lives."""
         target = self.registry.services.get(dest)
         if target is not None:
             self.post(target, ptypes.ERROR, session, source, message)
@@ -492,7 +493,7 @@ class Node:
             if not self.book.settle(source, session, service):
                 return  # answered already, or its caller is gone
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self._answer_error(source, session, service.handle, first.encode())
+        self.answer_error(source, session, service.handle, first.encode())
 
     # ----- time -----
 
@@ -540,7 +541,7 @@ class Node:
             if session and self._host is not None:
                 with self.scheduler.lock:
                     self.book.answer(source, session)
-                self._answer_error(
+                self.answer_error(
                     source, session, self._host.handle, b"the Python host answers no requests"
                 )
             return
