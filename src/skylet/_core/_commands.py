@@ -558,7 +558,7 @@ def _stat(node: Node, service: Service, what: bytes) -> Any:
         if isinstance(node.scheduler, NativeScheduler):
             mqlen, count, cpu = node.scheduler.stats(service)
         else:
-            mqlen, count, cpu = len(service.mailbox), service.message_count, service.cpu
+            mqlen, count, cpu = service.stats()
         return mqlen if key == "mqlen" else count if key == "message" else cpu
     if key == "endless":  # set by the monitor; reading it clears it, as in skynet
         endless, service.endless = service.endless, False

@@ -207,7 +207,7 @@ class NativeScheduler:
         """(mailbox length, messages handled, cpu seconds)."""
         if service.native:
             return native.stats(service.native)
-        return len(service.mailbox), service.message_count, service.cpu
+        return service.stats()
 
     def idle(self) -> bool:
         """No service waits in a run queue (native or Python)."""

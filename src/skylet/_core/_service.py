@@ -101,6 +101,10 @@ class Service:
         # skynet.codecache.mode() of this service; None: the node's default.
         self.codecache_mode: CodeCacheMode | None = None
 
+    def stats(self) -> tuple[int, int, float]:
+        """(mailbox length, messages handled, cpu seconds) as the Python schedulers keep them."""
+        return len(self.mailbox), self.message_count, self.cpu
+
     def make_room(self, extra: int) -> None:
         """Room in the VM for ``extra`` bytes lupa is about to write into it.
 
